@@ -1,0 +1,85 @@
+import type {
+  SseBroker,
+  SseBrokerHost,
+  SseEnvelope,
+  SsePublishReceipt,
+  SseReplay,
+} from './sse-broker.interface.js';
+import { MemorySseHistory } from '../history/memory-sse-history.js';
+import { SseError } from '../sse.errors.js';
+
+const DISABLED: SseReplay = { events: [], gap: 'disabled' };
+
+/**
+ * The default broker: one process, history in memory. Presence is this instance's own
+ * connections.
+ */
+export class InMemorySseBroker implements SseBroker {
+  private host: SseBrokerHost | undefined;
+  private history: MemorySseHistory | undefined;
+
+  attach(host: SseBrokerHost): void {
+    if (this.host !== undefined) {
+      throw new SseError(
+        'This InMemorySseBroker is already attached to an SseModule. Potential solutions: ' +
+          'give each SseModule its own broker instance.',
+      );
+    }
+    this.host = host;
+    if (host.history.size > 0) {
+      this.history = new MemorySseHistory(host.history.size, host.history.ttlMs);
+    }
+  }
+
+  publish(message: SseEnvelope): Promise<SsePublishReceipt> {
+    const stored = this.history?.append(message) ?? false;
+    const delivered = this.requireHost().deliver(message);
+    return Promise.resolve({ delivered, stored });
+  }
+
+  replay(userId: string, lastEventId: string): SseReplay {
+    return this.history?.replay(userId, lastEventId) ?? DISABLED;
+  }
+
+  connected(): void {
+    // Presence is the host's own connection registry.
+  }
+
+  disconnected(): void {
+    // Presence is the host's own connection registry.
+  }
+
+  disconnect(userId: string): Promise<boolean> {
+    return Promise.resolve(this.requireHost().disconnectLocal(userId) > 0);
+  }
+
+  isOnline(userId: string): Promise<boolean> {
+    return Promise.resolve(this.requireHost().localConnections(userId) > 0);
+  }
+
+  onlineUsers(): Promise<string[]> {
+    return Promise.resolve([...this.requireHost().localUsers()]);
+  }
+
+  detach(): Promise<void> {
+    this.history?.stop();
+    this.history = undefined;
+    this.host = undefined;
+    return Promise.resolve();
+  }
+
+  /** Kept events and users with a history, for diagnostics and tests. */
+  historyStats(): { users: number; events: number } {
+    return { users: this.history?.userCount ?? 0, events: this.history?.eventCount ?? 0 };
+  }
+
+  private requireHost(): SseBrokerHost {
+    if (this.host === undefined) {
+      throw new SseError(
+        'The SSE broker is not attached yet. Potential solutions: send after the ' +
+          'application has initialised (app.init() or app.listen()).',
+      );
+    }
+    return this.host;
+  }
+}

@@ -1,0 +1,114 @@
+import { v7 as uuidv7 } from 'uuid';
+import type { SseEnvelope, SseReplay } from '../broker/sse-broker.interface.js';
+import {
+  planReplay,
+  uuidV7Floor,
+  uuidV7Time,
+  type SseHistoryEntry,
+  type SseHistorySource,
+} from './sse-replay.js';
+
+/** Kept events of one user (or of the broadcasts), oldest first. */
+class SseEventRing implements SseHistorySource {
+  entries: SseHistoryEntry[] = [];
+  droppedSeq: string | undefined;
+
+  push(entry: SseHistoryEntry, size: number): void {
+    this.entries.push(entry);
+    if (this.entries.length > size) this.droppedSeq = this.entries.shift()!.envelope.seq;
+  }
+
+  /** Lets go of the events kept before `cutoff` (ms since the epoch). */
+  prune(cutoff: number): void {
+    let n = 0;
+    while (n < this.entries.length && this.entries[n].at < cutoff) n++;
+    if (n === 0) return;
+    this.droppedSeq = this.entries[n - 1].envelope.seq;
+    this.entries.splice(0, n);
+  }
+}
+
+const EMPTY_RING = new SseEventRing();
+
+/**
+ * The in-memory broker's history: a ring per user and one for broadcasts, trimmed by size
+ * on every append and by age on every read and on a periodic sweep.
+ *
+ * A user's ring that has emptied is kept as a marker of what it dropped for twice
+ * `ttlMs`, so that a resume point placed by time still learns of a gap; past that horizon
+ * (or before this process started) a resume point that is not found counts as a gap.
+ */
+export class MemorySseHistory {
+  private readonly users = new Map<string, SseEventRing>();
+  private readonly broadcasts = new SseEventRing();
+  private readonly startSeq = uuidv7();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly size: number,
+    private readonly ttlMs: number,
+  ) {
+    this.sweeper = setInterval(() => this.sweep(), Math.min(ttlMs, 60_000));
+    this.sweeper.unref();
+  }
+
+  /** Keeps a message for its recipients; says whether it was kept. */
+  append(envelope: SseEnvelope): boolean {
+    const entry: SseHistoryEntry = { envelope, at: Date.now() };
+    if (envelope.to === null) {
+      this.broadcasts.push(entry, this.size);
+      return true;
+    }
+    for (const userId of envelope.to) {
+      let ring = this.users.get(userId);
+      if (ring === undefined) this.users.set(userId, (ring = new SseEventRing()));
+      ring.push(entry, this.size);
+    }
+    return true;
+  }
+
+  replay(userId: string, lastEventId: string): SseReplay {
+    const now = Date.now();
+    const ring = this.users.get(userId) ?? EMPTY_RING;
+    ring.prune(now - this.ttlMs);
+    this.broadcasts.prune(now - this.ttlMs);
+    const horizon = uuidV7Floor(now - 2 * this.ttlMs);
+    return planReplay(
+      lastEventId,
+      [ring, this.broadcasts],
+      horizon > this.startSeq ? horizon : this.startSeq,
+    );
+  }
+
+  /** Users with a ring (kept events, or the marker of dropped ones). */
+  get userCount(): number {
+    return this.users.size;
+  }
+
+  /** Events kept in all, broadcasts included. */
+  get eventCount(): number {
+    let n = this.broadcasts.entries.length;
+    for (const ring of this.users.values()) n += ring.entries.length;
+    return n;
+  }
+
+  sweep(now = Date.now()): void {
+    const cutoff = now - this.ttlMs;
+    const forgetBefore = now - 2 * this.ttlMs;
+    this.broadcasts.prune(cutoff);
+    for (const [userId, ring] of this.users) {
+      ring.prune(cutoff);
+      if (
+        ring.entries.length === 0 &&
+        (ring.droppedSeq === undefined || uuidV7Time(ring.droppedSeq) < forgetBefore)
+      ) {
+        this.users.delete(userId);
+      }
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.sweeper);
+    this.users.clear();
+  }
+}

@@ -1,0 +1,132 @@
+import { Inject, Injectable, type MessageEvent } from '@nestjs/common';
+import type { Observable } from 'rxjs';
+import { v7 as uuidv7 } from 'uuid';
+import type { SseEnvelope } from './broker/sse-broker.interface.js';
+import { SseHub } from './hub/sse-hub.js';
+import type {
+  SseConnectionEvent,
+  SseSendOptions,
+  SseSendResult,
+  SseStats,
+  SseStreamOptions,
+} from './interfaces/sse-service.interface.js';
+import { SseInvalidUserIdError } from './sse.errors.js';
+import { SSE_RESOLVED_OPTIONS } from './sse.internal-constants.js';
+import type { SseResolvedOptions } from './sse.options.js';
+import { checkEventId, checkEventName, checkUserId, serialiseData } from './wire/sse-validate.js';
+
+/**
+ * Pushes events to users, from anywhere in the application. Every open connection (tab)
+ * of a user gets each event once, in order; on several instances behind a broker, every
+ * instance's connections do.
+ *
+ * @example
+ * ```ts
+ * constructor(private readonly sse: SseService) {}
+ *
+ * await this.sse.send('alice', { text: 'Hello' }, { event: 'chat' });
+ * ```
+ */
+@Injectable()
+export class SseService {
+  /** Connects and disconnects of this instance's streams, each with its reason. */
+  readonly events$: Observable<SseConnectionEvent>;
+
+  constructor(
+    @Inject(SseHub) private readonly hub: SseHub,
+    @Inject(SSE_RESOLVED_OPTIONS) private readonly options: SseResolvedOptions,
+  ) {
+    this.events$ = hub.events$.asObservable();
+  }
+
+  /**
+   * The user's stream, for your own `@Sse()` handler: the first event (an id, `retry`,
+   * empty data), what the client missed since `lastEventId`, then live events and
+   * heartbeats, until the `timeout` ends it. Unsubscribing closes it.
+   *
+   * @example
+   * ```ts
+   * @Sse('events')
+   * events(@Req() req: Request): Observable<MessageEvent> {
+   *   return this.sse.stream(req.user.id, { lastEventId: req.headers['last-event-id'] });
+   * }
+   * ```
+   * @throws SseInvalidUserIdError when `userId` is not a valid id.
+   */
+  stream(userId: string, options: SseStreamOptions = {}): Observable<MessageEvent> {
+    return this.hub.streamOf(checkUserId(userId), options.lastEventId);
+  }
+
+  /**
+   * Sends an event to every connection of one user, and keeps it for replay.
+   *
+   * @param data a string (sent as it is, several lines allowed) or any JSON value.
+   * @returns the event's id, the connections it reached (`0`: offline) and whether it was
+   *   kept for replay.
+   * @throws SseError (rejects) when the id, the event name or the data is refused.
+   */
+  async send(userId: string, data: unknown, options: SseSendOptions = {}): Promise<SseSendResult> {
+    return this.publish([checkUserId(userId)], data, options);
+  }
+
+  /** Sends one event (one id) to several users; `delivered` counts all their connections. */
+  async sendToUsers(
+    userIds: readonly string[],
+    data: unknown,
+    options: SseSendOptions = {},
+  ): Promise<SseSendResult> {
+    if (!Array.isArray(userIds)) throw new SseInvalidUserIdError('userIds must be an array');
+    return this.publish([...new Set(userIds.map(checkUserId))], data, options);
+  }
+
+  /** Sends an event to every connected user; it is kept for replay as a broadcast. */
+  async broadcast(data: unknown, options: SseSendOptions = {}): Promise<SseSendResult> {
+    return this.publish(null, data, options);
+  }
+
+  /**
+   * Ends every connection of the user, on every instance, with `sse:close`, so that its
+   * clients stop reconnecting.
+   * @returns whether any connection was open.
+   */
+  disconnect(userId: string): Promise<boolean> {
+    return this.hub.broker.disconnect(checkUserId(userId));
+  }
+
+  /** Whether the user has an open connection, on any instance. */
+  isOnline(userId: string): Promise<boolean> {
+    return this.hub.broker.isOnline(checkUserId(userId));
+  }
+
+  /** Users with an open connection, on any instance. */
+  onlineUsers(): Promise<string[]> {
+    return this.hub.broker.onlineUsers();
+  }
+
+  /** Counts of this instance. */
+  stats(): SseStats {
+    return this.hub.stats();
+  }
+
+  private publish(
+    to: readonly string[] | null,
+    data: unknown,
+    options: SseSendOptions,
+  ): Promise<SseSendResult> {
+    const seq = uuidv7();
+    const envelope: SseEnvelope = {
+      id: options.id === undefined ? seq : checkEventId(options.id),
+      seq,
+      event: options.event === undefined ? undefined : checkEventName(options.event),
+      data: serialiseData(data, this.options.maxMessageBytes),
+      to,
+    };
+    if (to !== null && to.length === 0) {
+      return Promise.resolve({ id: envelope.id, delivered: 0, stored: false });
+    }
+    this.hub.messagesSent++;
+    return this.hub.broker
+      .publish(envelope)
+      .then(({ delivered, stored }) => ({ id: envelope.id, delivered, stored }));
+  }
+}

@@ -1,0 +1,16 @@
+import type { SseFrame } from '../wire/sse-frame.js';
+
+/**
+ * How frames reach one client: the only part in which the two transports differ. Every
+ * rule of the wire (first event, replay, heartbeat, timeout, close) is the hub's.
+ */
+export interface SseSink {
+  /** Writes one event. */
+  write(frame: SseFrame): void;
+  /** Writes a heartbeat comment. */
+  heartbeat(): void;
+  /** Ends the stream normally, after writing `last` when given. */
+  end(last?: SseFrame): void;
+  /** Drops the connection at once (a client that does not read, a write that failed). */
+  destroy(): void;
+}
