@@ -1,6 +1,5 @@
 import { Inject, Injectable, type MessageEvent } from '@nestjs/common';
 import type { Observable } from 'rxjs';
-import { v7 as uuidv7 } from 'uuid';
 import type { SseEnvelope } from './broker/sse-broker.interface.js';
 import { SseHub } from './hub/sse-hub.js';
 import type {
@@ -13,6 +12,7 @@ import type {
 import { SseInvalidUserIdError } from './sse.errors.js';
 import { SSE_RESOLVED_OPTIONS } from './sse.internal-constants.js';
 import type { SseResolvedOptions } from './sse.options.js';
+import { sseId } from './wire/sse-id.js';
 import { checkEventId, checkEventName, checkUserId, serialiseData } from './wire/sse-validate.js';
 
 /**
@@ -113,7 +113,7 @@ export class SseService {
     data: unknown,
     options: SseSendOptions,
   ): Promise<SseSendResult> {
-    const seq = uuidv7();
+    const seq = sseId();
     const envelope: SseEnvelope = {
       id: options.id === undefined ? seq : checkEventId(options.id),
       seq,

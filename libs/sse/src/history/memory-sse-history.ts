@@ -3,7 +3,6 @@ import type { SseEnvelope, SseReplay } from '../broker/sse-broker.interface.js';
 import {
   planReplay,
   uuidV7Floor,
-  uuidV7Time,
   type SseHistoryEntry,
   type SseHistorySource,
 } from './sse-replay.js';
@@ -12,10 +11,17 @@ import {
 class SseEventRing implements SseHistorySource {
   entries: SseHistoryEntry[] = [];
   droppedSeq: string | undefined;
+  /** When the newest dropped event was kept. */
+  droppedAt = 0;
 
   push(entry: SseHistoryEntry, size: number): void {
     this.entries.push(entry);
-    if (this.entries.length > size) this.droppedSeq = this.entries.shift()!.envelope.seq;
+    if (this.entries.length > size) this.drop(this.entries.shift()!);
+  }
+
+  private drop(entry: SseHistoryEntry): void {
+    this.droppedSeq = entry.envelope.seq;
+    this.droppedAt = entry.at;
   }
 
   /** Lets go of the events kept before `cutoff` (ms since the epoch). */
@@ -23,7 +29,7 @@ class SseEventRing implements SseHistorySource {
     let n = 0;
     while (n < this.entries.length && this.entries[n].at < cutoff) n++;
     if (n === 0) return;
-    this.droppedSeq = this.entries[n - 1].envelope.seq;
+    this.drop(this.entries[n - 1]);
     this.entries.splice(0, n);
   }
 }
@@ -100,7 +106,7 @@ export class MemorySseHistory {
       ring.prune(cutoff);
       if (
         ring.entries.length === 0 &&
-        (ring.droppedSeq === undefined || uuidV7Time(ring.droppedSeq) < forgetBefore)
+        (ring.droppedSeq === undefined || ring.droppedAt < forgetBefore)
       ) {
         this.users.delete(userId);
       }

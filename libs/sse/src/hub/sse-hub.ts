@@ -7,7 +7,9 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import type { MessageEvent } from '@nestjs/common';
-import { Observable, Subject, type Subscription } from 'rxjs';
+import type { ServerResponse } from 'node:http';
+import * as nodeTimers from 'node:timers';
+import { Observable, Subject } from 'rxjs';
 import { v7 as uuidv7 } from 'uuid';
 import {
   SseBroker,
@@ -30,22 +32,20 @@ import {
 } from '../sse.internal-constants.js';
 import type { SseResolvedOptions } from '../sse.options.js';
 import { SseFrame } from '../wire/sse-frame.js';
+import { sseId } from '../wire/sse-id.js';
 import { SseConnection, SseConnectionState } from './sse-connection.js';
 import { SseDeadlines } from './sse-deadlines.js';
 
-/** All connections of one user on this instance, fed by one Subject. */
-class SseUserChannel {
-  readonly subject = new Subject<SseFrame>();
-  readonly connections = new Set<SseConnection>();
-  readonly subscription: Subscription;
+/** Longest wait, at shutdown, for ended streams' responses to be over. */
+const SHUTDOWN_WAIT_MS = 1000;
 
-  constructor() {
-    // One subscriber a user, not one a connection: a message to a user costs one
-    // Subject emission, then a plain loop over that user's tabs.
-    this.subscription = this.subject.subscribe((frame) => {
-      for (const connection of this.connections) connection.push(frame);
-    });
-  }
+/**
+ * All connections of one user on this instance. A message to a user is a plain loop over
+ * them: an rxjs Subject here cost a closure and an array copy per user per message, and
+ * four objects per user for as long as the user stays.
+ */
+class SseUserChannel {
+  readonly connections = new Set<SseConnection>();
 }
 
 // eslint-disable-next-line no-control-regex
@@ -104,9 +104,24 @@ export class SseHub
     await this.attached;
   }
 
-  /** Ends every stream at once, before the HTTP server closes. */
-  beforeApplicationShutdown(): void {
-    this.shutdown();
+  /**
+   * Ends every stream at once, before the HTTP server closes, and waits (a second at most)
+   * for their responses to be over: the server then finds the connections idle and closes
+   * them at once instead of waiting for their keep-alive timeout.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    const closing = this.shutdown();
+    // Node's own timers, not the global ones that test suites fake: shutdown must not wait
+    // for a fake clock to be advanced.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(closing),
+      new Promise((resolve) => (timer = nodeTimers.setTimeout(resolve, SHUTDOWN_WAIT_MS))),
+    ]);
+    nodeTimers.clearTimeout(timer);
+    // Streams of `stream()` in an app's own handler end through NestJS's pipeline, which
+    // finishes the response a few ticks later.
+    await new Promise((resolve) => nodeTimers.setImmediate(resolve));
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -160,7 +175,7 @@ export class SseHub
     const resumable = usableResumeId(lastEventId);
     // A resuming client gets its own resume point back as the first id, so that dropping
     // before the replay is written loses nothing.
-    const firstId = resumable ? lastEventId! : uuidv7();
+    const firstId = resumable ? lastEventId! : sseId();
     connection.lastId = firstId;
     connection.sink.write(new SseFrame(firstId, firstId, undefined, '', this.options.retry));
 
@@ -186,9 +201,14 @@ export class SseHub
     userId: string,
     lastEventId: string | null | undefined,
     isSlow?: () => boolean,
+    response?: ServerResponse,
   ): Observable<MessageEvent> {
     return new Observable<MessageEvent>((subscriber) => {
-      const connection = this.open(userId, lastEventId, () => new ObservableSseSink(subscriber));
+      const connection = this.open(
+        userId,
+        lastEventId,
+        () => new ObservableSseSink(subscriber, response),
+      );
       return () => this.close(connection, isSlow?.() ? 'slow' : 'client');
     });
   }
@@ -243,16 +263,14 @@ export class SseHub
     const frame = new SseFrame(message.id, message.seq, message.event, message.data);
     let reached = 0;
     if (message.to === null) {
-      for (const channel of this.channels.values()) {
-        reached += channel.connections.size;
-        channel.subject.next(frame);
-      }
+      reached = this.connections.size;
+      for (const connection of this.connections) connection.push(frame);
     } else {
       for (const userId of message.to) {
         const channel = this.channels.get(userId);
         if (channel === undefined) continue;
         reached += channel.connections.size;
-        channel.subject.next(frame);
+        for (const connection of channel.connections) connection.push(frame);
       }
     }
     this.eventsDelivered += reached;
@@ -284,11 +302,7 @@ export class SseHub
     const { userId } = connection;
     const channel = this.channels.get(userId);
     if (channel !== undefined && channel.connections.delete(connection)) {
-      if (channel.connections.size === 0) {
-        this.channels.delete(userId);
-        channel.subscription.unsubscribe();
-        channel.subject.complete();
-      }
+      if (channel.connections.size === 0) this.channels.delete(userId);
     }
     this.connections.delete(connection);
     if (this.connections.size === 0) this.stopHeartbeat();
@@ -332,14 +346,23 @@ export class SseHub
     });
   }
 
-  /** Ends every stream with a randomised `retry`, and refuses new ones. */
-  shutdown(): void {
-    if (this.closing) return;
+  /**
+   * Ends every stream with a randomised `retry`, and refuses new ones. Returns a promise per
+   * stream whose response is known, resolved when it is over.
+   */
+  shutdown(): Promise<void>[] {
+    if (this.closing) return [];
     this.closing = true;
     const open = [...this.connections];
-    for (const connection of open) this.close(connection, 'shutdown');
+    const closing: Promise<void>[] = [];
+    for (const connection of open) {
+      this.close(connection, 'shutdown');
+      const closed = connection.sink.whenClosed?.();
+      if (closed !== undefined) closing.push(closed);
+    }
     if (open.length > 0) this.logger.log(`Ended ${open.length} stream(s) for shutdown`);
     this.deadlines?.clear();
+    return closing;
   }
 
   /**

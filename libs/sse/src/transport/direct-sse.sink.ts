@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { responseClosed } from './response-closed.js';
 import type { Writable } from 'node:stream';
 import { HEARTBEAT_TEXT, toChunk } from '../wire/sse-format.js';
 import type { SseFrame } from '../wire/sse-frame.js';
@@ -57,6 +58,10 @@ export class DirectSseSink implements SseSink {
   destroy(): void {
     this.uncork();
     this.response.destroy();
+  }
+
+  whenClosed(): Promise<void> {
+    return responseClosed(this.response);
   }
 
   uncork(): void {

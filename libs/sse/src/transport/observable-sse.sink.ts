@@ -1,5 +1,7 @@
 import type { MessageEvent } from '@nestjs/common';
+import type { ServerResponse } from 'node:http';
 import type { Subscriber } from 'rxjs';
+import { responseClosed } from './response-closed.js';
 import type { SseFrame } from '../wire/sse-frame.js';
 import type { SseSink } from './sse-sink.interface.js';
 
@@ -7,7 +9,11 @@ const HEARTBEAT: MessageEvent = { comment: '' };
 
 /** Hands frames to an Observable's subscriber, as NestJS's `@Sse()` pipeline expects. */
 export class ObservableSseSink implements SseSink {
-  constructor(private readonly subscriber: Subscriber<MessageEvent>) {}
+  constructor(
+    private readonly subscriber: Subscriber<MessageEvent>,
+    /** The response NestJS writes to, when known (the ready route). */
+    private readonly response?: ServerResponse,
+  ) {}
 
   write(frame: SseFrame): void {
     this.subscriber.next(frame.message);
@@ -24,5 +30,9 @@ export class ObservableSseSink implements SseSink {
 
   destroy(): void {
     this.subscriber.complete();
+  }
+
+  whenClosed(): Promise<void> {
+    return this.response === undefined ? Promise.resolve() : responseClosed(this.response);
   }
 }

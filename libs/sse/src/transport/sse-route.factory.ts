@@ -77,13 +77,21 @@ export function createSseController(path: string, transport: 'direct' | 'observa
       }
 
       @Sse(path)
-      async stream(@Req() request: PlatformRequest): Promise<Observable<MessageEvent>> {
+      async stream(
+        @Req() request: PlatformRequest,
+        @Res({ passthrough: true }) response: PlatformResponse,
+      ): Promise<Observable<MessageEvent>> {
         if (this.hub.isClosing) throw new ServiceUnavailableException('Shutting down.');
         const userId = await resolveRequestUser(this.options, request);
         const socket = nodeRequest(request).socket;
         // NestJS drops a client whose queue passes maxPendingDataLength by destroying its
         // response; a backed-up socket at that moment tells it from a client that left.
-        return this.hub.streamOf(userId, lastEventIdOf(request), () => socket.writableLength > 0);
+        return this.hub.streamOf(
+          userId,
+          lastEventIdOf(request),
+          () => socket.writableLength > 0,
+          response.raw ?? (response as unknown as ServerResponse),
+        );
       }
     }
     return SseObservableController;

@@ -13,4 +13,9 @@ export interface SseSink {
   end(last?: SseFrame): void;
   /** Drops the connection at once (a client that does not read, a write that failed). */
   destroy(): void;
+  /**
+   * Resolves once the response is over, when the sink knows its response: shutdown waits
+   * for it, so that the HTTP server finds the connection idle and closes it at once.
+   */
+  whenClosed?(): Promise<void>;
 }

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { DEMO_DEFAULTS, DemoConfigError, demoConfigFromEnv } from './demo.config.js';
+
+describe('demoConfigFromEnv', () => {
+  it('keeps the defaults for unset and empty variables', () => {
+    expect(demoConfigFromEnv({ PORT: '', REDIS_URL: ' ', DEMO_SECRET: '' })).toEqual(DEMO_DEFAULTS);
+  });
+
+  it('reads every variable', () => {
+    expect(
+      demoConfigFromEnv({
+        PORT: '8080',
+        HOST: '127.0.0.1',
+        PLATFORM: 'Fastify',
+        SSE_TRANSPORT: 'observable',
+        SSE_RETRY_MS: '1000',
+        SSE_TIMEOUT_MS: '0',
+        SSE_HEARTBEAT_MS: '15000',
+        SSE_HISTORY_SIZE: '50',
+        SSE_MAX_CONNECTIONS_PER_USER: '1',
+        REDIS_URL: 'redis://localhost:6379',
+        DEMO_SECRET: ' a secret ',
+      }),
+    ).toEqual({
+      port: 8080,
+      host: '127.0.0.1',
+      platform: 'fastify',
+      transport: 'observable',
+      retry: 1000,
+      timeout: 0,
+      heartbeat: 15000,
+      historySize: 50,
+      maxConnectionsPerUser: 1,
+      redisUrl: 'redis://localhost:6379',
+      secret: ' a secret ',
+      tokenTtlSeconds: DEMO_DEFAULTS.tokenTtlSeconds,
+    });
+  });
+
+  it.each([
+    ['PORT', '80a', /PORT must be a whole number/],
+    ['PORT', '70000', /PORT must be between 0 and 65535/],
+    ['SSE_RETRY_MS', '-1', /SSE_RETRY_MS must be a whole number/],
+    ['SSE_TIMEOUT_MS', '1.5', /SSE_TIMEOUT_MS must be a whole number/],
+    ['SSE_HEARTBEAT_MS', 'soon', /SSE_HEARTBEAT_MS/],
+    ['SSE_HISTORY_SIZE', '1e3', /SSE_HISTORY_SIZE/],
+    ['SSE_MAX_CONNECTIONS_PER_USER', 'many', /SSE_MAX_CONNECTIONS_PER_USER/],
+    ['PLATFORM', 'koa', /PLATFORM must be one of express, fastify/],
+    ['SSE_TRANSPORT', 'ws', /SSE_TRANSPORT must be one of direct, observable/],
+  ])('refuses %s=%s, naming it', (name, value, message) => {
+    expect(() => demoConfigFromEnv({ [name]: value })).toThrow(DemoConfigError);
+    expect(() => demoConfigFromEnv({ [name]: value })).toThrow(message);
+  });
+});

@@ -1,0 +1,35 @@
+import 'reflect-metadata';
+import type { AddressInfo } from 'node:net';
+import { Logger } from '@nestjs/common';
+import { createDemoApp } from './demo-app.factory.js';
+import { demoConfigFromEnv } from './demo.config.js';
+
+/** Starts the demo from environment variables; see docs/demo.md. */
+async function main(): Promise<void> {
+  const logger = new Logger('Demo');
+  const config = demoConfigFromEnv();
+  if (config.secret === undefined) {
+    logger.warn(
+      'DEMO_SECRET is not set: tokens are signed with a random key, valid until this ' +
+        'process stops and on this instance only.',
+    );
+  }
+  const app = await createDemoApp(config);
+  // SIGTERM and SIGINT close the app, which ends every open stream at once.
+  app.enableShutdownHooks();
+  // Fastify listens on localhost only unless told otherwise; Express on every interface.
+  const host = config.host ?? (config.platform === 'fastify' ? '0.0.0.0' : undefined);
+  if (host === undefined) await app.listen(config.port);
+  else await app.listen(config.port, host);
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  const where = `http://localhost:${port}/`;
+  logger.log(
+    `Listening on ${where} (${config.platform}, ${config.transport} transport, ` +
+      `${config.redisUrl === undefined ? 'in-memory' : 'Redis'} broker)`,
+  );
+}
+
+main().catch((error: unknown) => {
+  new Logger('Demo').error(error instanceof Error ? error.message : String(error));
+  process.exitCode = 1;
+});

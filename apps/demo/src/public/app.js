@@ -1,0 +1,507 @@
+// The demo page: one EventSource per page on GET /sse, and the demo's JSON routes.
+//
+// Wire rules this page relies on (see the library's README):
+// - every connection starts with an event of empty data: its id is the resume point;
+// - EventSource sends Last-Event-ID when it reconnects, and the server replays what the
+//   page missed, once each, in order;
+// - `sse:gap` means events were lost before the replay: reload what the page shows;
+// - `sse:close` means the server closed this connection for good: close the EventSource,
+//   or the browser would reconnect.
+
+const USER_KEY = 'nestjs-sse-hub-demo:user';
+const ONLINE_REFRESH_MS = 10_000;
+const MAX_SHOWN = 200;
+
+const $ = (id) => document.getElementById(id);
+
+const ui = {
+  state: $('state'),
+  stateText: $('state-text'),
+  whoami: $('whoami'),
+  userName: $('user-name'),
+  sessionActions: $('session-actions'),
+  reconnect: $('reconnect'),
+  disconnectAll: $('disconnect-all'),
+  signOut: $('sign-out'),
+  notice: $('notice'),
+  noticeText: $('notice-text'),
+  noticeDismiss: $('notice-dismiss'),
+  signIn: $('sign-in'),
+  signInForm: $('sign-in-form'),
+  signInButton: $('sign-in-button'),
+  signInError: $('sign-in-error'),
+  userId: $('user-id'),
+  app: $('app'),
+  messages: $('messages'),
+  messageCount: $('message-count'),
+  empty: $('empty'),
+  clear: $('clear'),
+  sendForm: $('send-form'),
+  to: $('to'),
+  event: $('event'),
+  data: $('data'),
+  asJson: $('as-json'),
+  broadcast: $('broadcast'),
+  sendResult: $('send-result'),
+  online: $('online'),
+  onlineCount: $('online-count'),
+  onlineUpdated: $('online-updated'),
+  onlineOptions: $('online-options'),
+  refreshOnline: $('refresh-online'),
+  listenForm: $('listen-form'),
+  listenNames: $('listen-names'),
+  eventOptions: $('event-options'),
+};
+
+/** What the page knows; nothing else keeps state. */
+const page = {
+  /** The signed-in user, or null. */
+  userId: null,
+  /** The page's one EventSource, or null when closed. */
+  source: null,
+  /** Set when a connection opens: its first event (empty data) has not come yet. */
+  awaitingFirst: false,
+  /** Id of the last event received: what the browser sends as Last-Event-ID. */
+  lastId: '',
+  /** Event names listened for besides `message`. */
+  names: new Set(),
+  onlineTimer: undefined,
+  refreshSoon: undefined,
+  received: 0,
+};
+
+// ---------------------------------------------------------------------------------------
+// Connection state
+
+const STATE_TEXT = {
+  'signed-out': 'Signed out',
+  connecting: 'Connecting…',
+  open: 'Open',
+  reconnecting: 'Reconnecting…',
+  closed: 'Closed',
+};
+
+const READY_STATES = ['CONNECTING', 'OPEN', 'CLOSED'];
+
+function setState(state) {
+  ui.state.dataset.state = state;
+  ui.stateText.textContent = STATE_TEXT[state];
+  // What the browser itself says: CLOSED means it will not reconnect on its own.
+  const readyState = page.source?.readyState ?? EventSource.CLOSED;
+  ui.state.dataset.readyState = READY_STATES[readyState];
+  ui.state.title = `EventSource.readyState: ${READY_STATES[readyState]}`;
+  ui.reconnect.hidden = state !== 'closed';
+  document.title = `${STATE_TEXT[state]} · nestjs-sse-hub demo`;
+}
+
+function showNotice(text, kind = 'info') {
+  ui.noticeText.textContent = text;
+  ui.notice.dataset.kind = kind;
+  ui.notice.hidden = false;
+}
+
+function hideNotice() {
+  ui.notice.hidden = true;
+}
+
+// ---------------------------------------------------------------------------------------
+// The stream
+
+function connect() {
+  closeStream();
+  hideNotice();
+  const source = new EventSource('/sse');
+  page.source = source;
+  page.awaitingFirst = false;
+  // A new EventSource starts afresh: it sends no Last-Event-ID.
+  page.lastId = '';
+  setState('connecting');
+
+  source.onopen = () => {
+    if (page.source !== source) return;
+    page.awaitingFirst = true;
+    setState('open');
+    refreshOnlineSoon();
+  };
+
+  source.onerror = () => {
+    if (page.source !== source) return;
+    // CONNECTING: the stream ended or broke and the browser reconnects by itself after
+    // the server's `retry`, sending Last-Event-ID. CLOSED: the browser gave up (the server
+    // answered something other than a stream, such as 401 once the token has expired).
+    if (source.readyState === EventSource.CONNECTING) {
+      if (ui.state.dataset.state === 'open') addSystemLine('Connection lost; reconnecting', 'lost');
+      setState('reconnecting');
+    } else {
+      page.source = null;
+      void streamRefused();
+    }
+  };
+
+  source.addEventListener('sse:gap', (event) => {
+    page.awaitingFirst = false;
+    page.lastId = event.lastEventId;
+    const reason = reasonOf(event.data);
+    addSystemLine(`Events were lost here (sse:gap: ${reason})`, 'gap');
+    showNotice(
+      `Some events were lost while this page was away (${reason}): the list may be ` +
+        'incomplete. The online list was reloaded.',
+      'warning',
+    );
+    void refreshOnline();
+  });
+
+  source.addEventListener('sse:close', (event) => {
+    if (page.source !== source) return;
+    // Closed for good: without close(), the browser would reconnect.
+    source.close();
+    setState('closed');
+    page.source = null;
+    const reason = reasonOf(event.data);
+    addSystemLine(`The server closed this connection (sse:close: ${reason})`, 'close');
+    showNotice(
+      reason === 'replaced'
+        ? 'This user opened more tabs than the server allows: this one was closed and will ' +
+            'not reconnect.'
+        : 'The server closed this connection for good: this page will not reconnect.',
+      'warning',
+    );
+    refreshOnlineSoon();
+  });
+
+  source.addEventListener('message', onEvent);
+  for (const name of page.names) source.addEventListener(name, onEvent);
+}
+
+function closeStream() {
+  if (page.source !== null) page.source.close();
+  page.source = null;
+}
+
+/** The browser gave up on the stream: signed out, or the server cannot serve it now. */
+async function streamRefused() {
+  const response = await fetch('/sse/online').catch(() => undefined);
+  if (response?.status === 401) {
+    signedOut('Your sign-in has expired: sign in again.');
+    return;
+  }
+  setState('closed');
+  showNotice('The server did not accept the stream (it may be restarting).', 'warning');
+}
+
+function onEvent(event) {
+  const previousId = page.lastId;
+  page.lastId = event.lastEventId;
+  if (page.awaitingFirst && event.type === 'message' && event.data === '') {
+    // The connection's first event: no message, just the id to resume from. A resumed
+    // connection starts with the id the browser sent back, and the replay follows.
+    page.awaitingFirst = false;
+    addSystemLine(
+      previousId !== '' && previousId === event.lastEventId
+        ? `Reconnected; resuming after ${previousId}`
+        : `Connected; resume point ${event.lastEventId}`,
+      'open',
+    );
+    return;
+  }
+  page.awaitingFirst = false;
+  addMessage(event.lastEventId, event.type, event.data);
+}
+
+function reasonOf(data) {
+  try {
+    const reason = JSON.parse(data).reason;
+    return typeof reason === 'string' ? reason : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The list of messages
+
+function timeOf(date) {
+  const pad = (n, width = 2) => String(n).padStart(width, '0');
+  return (
+    `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}` +
+    `.${pad(date.getMilliseconds(), 3)}`
+  );
+}
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function show(item) {
+  ui.messages.prepend(item);
+  while (ui.messages.children.length > MAX_SHOWN) ui.messages.lastElementChild.remove();
+  ui.empty.hidden = true;
+}
+
+function addMessage(id, name, data) {
+  const now = new Date();
+  const item = element('li', 'event');
+  item.dataset.id = id;
+  item.dataset.event = name;
+
+  const meta = element('div', 'meta');
+  const time = element('time', 'time', timeOf(now));
+  time.dateTime = now.toISOString();
+  meta.append(time, element('span', `name${name === 'message' ? '' : ' custom'}`, name));
+  const idText = element('code', 'id', id);
+  idText.title = `id: ${id}`;
+  meta.append(idText);
+
+  // Text only: data is whatever another user typed.
+  const body = element('pre', 'data', data);
+  if (data === '') body.classList.add('blank');
+  item.append(meta, body);
+  show(item);
+  page.received += 1;
+  ui.messageCount.textContent = String(page.received);
+}
+
+function addSystemLine(text, kind) {
+  const now = new Date();
+  const item = element('li', `system ${kind}`);
+  const time = element('time', 'time', timeOf(now));
+  time.dateTime = now.toISOString();
+  item.append(time, element('span', 'text', text));
+  show(item);
+}
+
+// ---------------------------------------------------------------------------------------
+// Who is online
+
+async function refreshOnline() {
+  if (page.userId === null) return;
+  let response;
+  try {
+    response = await fetch('/sse/online');
+  } catch {
+    ui.onlineUpdated.textContent = 'Could not reach the server.';
+    return;
+  }
+  if (response.status === 401) {
+    signedOut('Your sign-in has expired: sign in again.');
+    return;
+  }
+  if (!response.ok) return;
+  const { users } = await response.json();
+  ui.online.replaceChildren();
+  ui.onlineOptions.replaceChildren();
+  for (const user of users) {
+    const item = element('li');
+    const button = element('button', 'user', user);
+    button.type = 'button';
+    button.title = `Send to ${user}`;
+    button.addEventListener('click', () => {
+      ui.to.value = user;
+      ui.data.focus();
+    });
+    item.append(button);
+    if (user === page.userId) item.append(element('span', 'you', 'you'));
+    ui.online.append(item);
+    const option = element('option');
+    option.value = user;
+    ui.onlineOptions.append(option);
+  }
+  if (users.length === 0) ui.online.append(element('li', 'hint', 'Nobody is connected.'));
+  ui.onlineCount.textContent = String(users.length);
+  ui.onlineUpdated.textContent = `Updated ${timeOf(new Date())}`;
+}
+
+/** Refreshes the online list shortly, once for a burst of events. */
+function refreshOnlineSoon() {
+  clearTimeout(page.refreshSoon);
+  page.refreshSoon = setTimeout(() => void refreshOnline(), 200);
+}
+
+// ---------------------------------------------------------------------------------------
+// Sending
+
+async function errorText(response) {
+  try {
+    const body = await response.json();
+    const message = Array.isArray(body.message) ? body.message.join('; ') : body.message;
+    return `${response.status}: ${message ?? response.statusText}`;
+  } catch {
+    return `${response.status} ${response.statusText}`;
+  }
+}
+
+function payload() {
+  const text = ui.data.value;
+  const body = { data: text };
+  if (ui.asJson.checked) {
+    try {
+      body.data = JSON.parse(text);
+    } catch {
+      throw new Error('The data is not valid JSON: untick "Send as JSON" to send it as text.');
+    }
+  }
+  const name = ui.event.value.trim();
+  if (name !== '') body.event = name;
+  return body;
+}
+
+async function post(path, body) {
+  ui.sendResult.className = 'result';
+  ui.sendResult.textContent = 'Sending…';
+  const response = await fetch(path, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (response.status === 401) {
+    signedOut('Your sign-in has expired: sign in again.');
+    return;
+  }
+  if (!response.ok) throw new Error(await errorText(response));
+  const { id, delivered } = await response.json();
+  ui.sendResult.textContent =
+    delivered === 0
+      ? `Sent ${id}: nobody connected, kept for when they reconnect.`
+      : `Sent ${id} to ${delivered} connection${delivered === 1 ? '' : 's'}.`;
+  ui.sendResult.dataset.id = id;
+  refreshOnlineSoon();
+}
+
+async function send(path, makeBody) {
+  try {
+    await post(path, makeBody());
+  } catch (error) {
+    ui.sendResult.className = 'result error';
+    ui.sendResult.textContent = error.message;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Event names listened for
+
+function applyNames() {
+  const names = new Set(
+    ui.listenNames.value
+      .split(',')
+      .map((name) => name.trim())
+      // The page listens for these itself; `error` is the EventSource's own failure event.
+      .filter((name) => name !== '' && name !== 'message' && name !== 'error')
+      .filter((name) => !name.startsWith('sse:')),
+  );
+  const source = page.source;
+  for (const name of page.names) if (!names.has(name)) source?.removeEventListener(name, onEvent);
+  for (const name of names) if (!page.names.has(name)) source?.addEventListener(name, onEvent);
+  page.names = names;
+  ui.eventOptions.replaceChildren(
+    ...[...names].map((name) => {
+      const option = element('option');
+      option.value = name;
+      return option;
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------
+// Signing in and out
+
+async function signIn(userId) {
+  const response = await fetch('/auth/login', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ userId }),
+  });
+  if (!response.ok) throw new Error(await errorText(response));
+  localStorage.setItem(USER_KEY, userId);
+  signedIn(userId);
+}
+
+/** Shows the page of a user whose cookie the browser holds, and opens the stream. */
+function signedIn(userId) {
+  page.userId = userId;
+  ui.userName.textContent = userId;
+  ui.whoami.hidden = false;
+  ui.sessionActions.hidden = false;
+  ui.signIn.hidden = true;
+  ui.app.hidden = false;
+  if (ui.to.value === '') ui.to.value = userId;
+  connect();
+  clearInterval(page.onlineTimer);
+  page.onlineTimer = setInterval(() => void refreshOnline(), ONLINE_REFRESH_MS);
+}
+
+function signedOut(message) {
+  closeStream();
+  clearInterval(page.onlineTimer);
+  clearTimeout(page.refreshSoon);
+  page.userId = null;
+  localStorage.removeItem(USER_KEY);
+  setState('signed-out');
+  ui.whoami.hidden = true;
+  ui.sessionActions.hidden = true;
+  ui.app.hidden = true;
+  ui.signIn.hidden = false;
+  if (message) showNotice(message, 'warning');
+  else hideNotice();
+  ui.userId.focus();
+}
+
+// ---------------------------------------------------------------------------------------
+// Wiring
+
+ui.signInForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  ui.signInError.hidden = true;
+  ui.signInButton.disabled = true;
+  try {
+    await signIn(ui.userId.value.trim());
+  } catch (error) {
+    ui.signInError.textContent = error.message;
+    ui.signInError.hidden = false;
+  } finally {
+    ui.signInButton.disabled = false;
+  }
+});
+
+ui.sendForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  void send('/messages', () => ({ to: ui.to.value.trim(), ...payload() }));
+});
+ui.broadcast.addEventListener('click', () => void send('/messages/broadcast', payload));
+
+ui.disconnectAll.addEventListener('click', async () => {
+  const response = await fetch('/sse', { method: 'DELETE' });
+  if (response.status === 401) signedOut('Your sign-in has expired: sign in again.');
+});
+ui.reconnect.addEventListener('click', () => connect());
+ui.signOut.addEventListener('click', () => signedOut());
+ui.refreshOnline.addEventListener('click', () => void refreshOnline());
+ui.noticeDismiss.addEventListener('click', hideNotice);
+ui.clear.addEventListener('click', () => {
+  ui.messages.replaceChildren();
+  page.received = 0;
+  ui.messageCount.textContent = '0';
+  ui.empty.hidden = false;
+});
+ui.listenForm.addEventListener('submit', (event) => event.preventDefault());
+ui.listenNames.addEventListener('change', applyNames);
+
+// The cookie, and so the user, is the browser's, shared by its tabs: when another tab signs
+// in as someone else or signs out, this one follows.
+window.addEventListener('storage', (event) => {
+  if (event.key !== USER_KEY || event.newValue === page.userId) return;
+  if (event.newValue === null) signedOut();
+  else signedIn(event.newValue);
+});
+
+applyNames();
+// The browser remembers its user and signs in again on load (a token expires).
+const remembered = localStorage.getItem(USER_KEY);
+if (remembered === null) {
+  signedOut();
+} else {
+  ui.userId.value = remembered;
+  signIn(remembered).catch(() => signedOut());
+}

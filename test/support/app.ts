@@ -1,0 +1,58 @@
+import 'reflect-metadata';
+import { Module, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { SseModule, SseService, type SseModuleOptions, type SseTransport } from 'nestjs-sse-hub';
+import { SseHub } from '../../libs/sse/src/hub/sse-hub.js';
+
+export type Platform = 'express' | 'fastify';
+
+/** Every platform and transport: the end-to-end cases run on each. */
+export const MATRIX: ReadonlyArray<{ platform: Platform; transport: SseTransport }> = [
+  { platform: 'express', transport: 'direct' },
+  { platform: 'express', transport: 'observable' },
+  { platform: 'fastify', transport: 'direct' },
+  { platform: 'fastify', transport: 'observable' },
+];
+
+export interface TestApp {
+  readonly app: INestApplication;
+  readonly url: string;
+  readonly sse: SseService;
+  /** The instance's internals, for clean-up checks. */
+  readonly hub: SseHub;
+  close(): Promise<void>;
+}
+
+/**
+ * A NestJS app with the module's ready route, listening on a free port. The user comes
+ * from an `x-user` header, as a real app's guard would set `req.user`.
+ */
+export async function startApp(
+  platform: Platform,
+  options: SseModuleOptions = {},
+): Promise<TestApp> {
+  @Module({
+    imports: [
+      SseModule.forRoot({
+        resolveUser: (request) => request.headers['x-user'],
+        ...options,
+      }),
+    ],
+  })
+  class TestAppModule {}
+
+  const app =
+    platform === 'fastify'
+      ? await NestFactory.create(TestAppModule, new FastifyAdapter(), { logger: false })
+      : await NestFactory.create(TestAppModule, { logger: false });
+  await app.listen(0, '127.0.0.1');
+  const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  return {
+    app,
+    url,
+    sse: app.get(SseService),
+    hub: app.get(SseHub),
+    close: () => app.close(),
+  };
+}
