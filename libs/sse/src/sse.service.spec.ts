@@ -378,7 +378,7 @@ describe('SseService', () => {
         const last = tab.messages.at(-1)!;
         // The last event keeps the client's resume point and only changes its retry.
         expect(last.id).toBe(tab.messages[0].id);
-        expect(last.data).toBe('');
+        expect(last.data).toBeUndefined();
         return last.retry!;
       });
       for (const retry of retries) {

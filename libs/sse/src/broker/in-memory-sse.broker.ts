@@ -37,7 +37,7 @@ export class InMemorySseBroker implements SseBroker {
     return Promise.resolve({ delivered, stored });
   }
 
-  replay(userId: string, lastEventId: string): SseReplay {
+  replay(userId: string, lastEventId: string): SseReplay | Promise<SseReplay> {
     return this.history?.replay(userId, lastEventId) ?? DISABLED;
   }
 

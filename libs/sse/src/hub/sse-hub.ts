@@ -316,7 +316,10 @@ export class SseHub
         );
         break;
       case 'shutdown':
-        connection.sink.end(new SseFrame(connection.lastId, '', undefined, '', this.spreadRetry()));
+        // No data: browsers take the id and retry without dispatching an event.
+        connection.sink.end(
+          new SseFrame(connection.lastId, '', undefined, undefined, this.spreadRetry()),
+        );
         break;
       case 'timeout':
         connection.sink.end();

@@ -16,7 +16,8 @@ export class SseFrame {
     /** Ordering key; see `SseEnvelope.seq`. */
     readonly seq: string,
     readonly event: string | undefined,
-    readonly data: string,
+    /** Absent for a frame that only sets fields (`id`, `retry`) and is not dispatched. */
+    readonly data: string | undefined,
     readonly retry?: number,
   ) {}
 
@@ -38,7 +39,8 @@ export class SseFrame {
   /** The event as NestJS's `@Sse()` pipeline takes it. */
   get message(): MessageEvent {
     if (this.cachedMessage === undefined) {
-      const message: MessageEvent = { id: this.id, data: this.data };
+      const message: MessageEvent = { id: this.id };
+      if (this.data !== undefined) message.data = this.data;
       if (this.event !== undefined) message.type = this.event;
       if (this.retry !== undefined) message.retry = this.retry;
       this.cachedMessage = message;
