@@ -1,7 +1,7 @@
 import { EventSource } from 'eventsource';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InMemorySseBroker, SSE_GAP_EVENT, type SseReplay } from 'nestjs-sse-hub';
-import { MATRIX, startApp, type TestApp } from './support/app.js';
+import { MATRIX, startApp, StreamSession, type TestApp } from './support/app.js';
 import { RawSseClient, type ParsedEvent } from './support/sse-client.js';
 
 const events = (client: RawSseClient): ParsedEvent[] =>
@@ -33,7 +33,12 @@ describe.concurrent.each(MATRIX)(
   'nothing lost across reconnects on $platform, $transport transport',
   ({ platform, transport }) => {
     it('an EventSource timed out every second while messages go every 50 ms gets each once, in order', async () => {
-      const test = await startApp(platform, { transport, timeout: 1000, retry: 100, heartbeat: 0 });
+      const test = await startApp(platform, {
+        transport,
+        timeout: 1000,
+        retry: 100,
+        heartbeat: 0,
+      });
       let opened = 0;
       const source = new EventSource(`${test.url}/sse`, {
         fetch: (input, init) =>
@@ -68,26 +73,15 @@ describe.concurrent.each(MATRIX)(
 describe.each(MATRIX)(
   'Last-Event-ID replay on $platform, $transport transport',
   ({ platform, transport }) => {
+    const session = new StreamSession();
     let test: TestApp | undefined;
-    const clients: RawSseClient[] = [];
+    const connect = (user: string, lastEventId?: string): Promise<RawSseClient> =>
+      session.connect(user, lastEventId === undefined ? {} : { 'last-event-id': lastEventId });
 
-    async function connect(user: string, lastEventId?: string): Promise<RawSseClient> {
-      const headers: Record<string, string> = { 'x-user': user };
-      if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
-      const client = await RawSseClient.open(`${test!.url}/sse`, headers);
-      clients.push(client);
-      await client.waitForEvents(1);
-      return client;
-    }
-
-    afterEach(async () => {
-      for (const client of clients.splice(0)) client.close();
-      await test?.close();
-      test = undefined;
-    });
+    afterEach(() => session.close());
 
     it('replays every kept event after the id, in order, none twice, none from before, then live ones', async () => {
-      test = await startApp(platform, { transport });
+      test = await session.start(platform, { transport });
       const before = await test.sse.send('alice', 'before');
       const first = await connect('alice');
       const seen = await test.sse.send('alice', 'seen');
@@ -114,7 +108,7 @@ describe.each(MATRIX)(
     });
 
     it('takes the id of a connection’s first event as a resume point', async () => {
-      test = await startApp(platform, { transport });
+      test = await session.start(platform, { transport });
       const first = await connect('alice');
       const resume = events(first)[0].id!;
       first.close();
@@ -126,7 +120,7 @@ describe.each(MATRIX)(
     });
 
     it('takes a caller’s own id as a resume point, and replays broadcasts too', async () => {
-      test = await startApp(platform, { transport });
+      test = await session.start(platform, { transport });
       await test.sse.send('alice', 'one', { id: 'order-1' });
       await test.sse.send('alice', 'two', { id: 'order-2' });
       await test.sse.broadcast('to all', { id: 'news-1', event: 'news' });
@@ -142,7 +136,7 @@ describe.each(MATRIX)(
     });
 
     it('sends sse:gap first when the id is older than what is kept, then what is kept', async () => {
-      test = await startApp(platform, { transport, history: { size: 3 } });
+      test = await session.start(platform, { transport, history: { size: 3 } });
       const first = await connect('alice');
       const resume = events(first)[0].id!;
       first.close();
@@ -156,7 +150,7 @@ describe.each(MATRIX)(
     });
 
     it('sends sse:gap when the id is unknown', async () => {
-      test = await startApp(platform, { transport });
+      test = await session.start(platform, { transport });
       await test.sse.send('alice', 'kept');
       const again = await connect('alice', 'no-such-id');
       await again.waitForEvents(2);
@@ -176,7 +170,7 @@ describe.each(MATRIX)(
       'delivers events sent while the replay is being read once, after it (history %s them)',
       async (_what, readAfterGate) => {
         const broker = new GatedReplayBroker(readAfterGate);
-        test = await startApp(platform, { transport, broker });
+        test = await session.start(platform, { transport, broker });
         const first = await connect('alice');
         const resume = events(first)[0].id!;
         first.close();

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SSE_CLOSE_EVENT, type SseConnectionEvent } from 'nestjs-sse-hub';
-import { MATRIX, startApp, type TestApp } from './support/app.js';
+import { MATRIX, startApp, StreamSession, type TestApp } from './support/app.js';
 import { RawSseClient, type ParsedEvent } from './support/sse-client.js';
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -12,29 +12,18 @@ const events = (client: RawSseClient): ParsedEvent[] =>
 describe.each(MATRIX)(
   'the ready route on $platform, $transport transport',
   ({ platform, transport }) => {
+    const session = new StreamSession();
     let test: TestApp | undefined;
-    const clients: RawSseClient[] = [];
 
     async function start(options = {}): Promise<TestApp> {
-      test = await startApp(platform, { transport, ...options });
+      test = await session.start(platform, { transport, ...options });
       return test;
     }
 
-    async function connect(
-      user: string,
-      headers: Record<string, string> = {},
-    ): Promise<RawSseClient> {
-      const client = await RawSseClient.open(`${test!.url}/sse`, { 'x-user': user, ...headers });
-      clients.push(client);
-      await client.waitForEvents(1);
-      return client;
-    }
+    const connect = (user: string, headers: Record<string, string> = {}) =>
+      session.connect(user, headers);
 
-    afterEach(async () => {
-      for (const client of clients.splice(0)) client.close();
-      await test?.close();
-      test = undefined;
-    });
+    afterEach(() => session.close());
 
     it('answers 401 without a user', async () => {
       await start();
@@ -222,7 +211,7 @@ describe.each(MATRIX)(
       });
       for (let i = 0; i < 12; i++) await connect(`user-${i % 4}`);
       expect(test!.sse.stats()).toMatchObject({ users: 4, connections: 12 });
-      for (const client of clients.splice(0)) {
+      for (const client of session.takeClients()) {
         client.close();
         left.push(client.waitForEnd());
       }

@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { SseModule, SseService, type SseModuleOptions, type SseTransport } from 'nestjs-sse-hub';
 import { SseHub } from '../../libs/sse/src/hub/sse-hub.js';
+import { RawSseClient } from './sse-client.js';
 
 export type Platform = 'express' | 'fastify';
 
@@ -55,4 +56,36 @@ export async function startApp(
     hub: app.get(SseHub),
     close: () => app.close(),
   };
+}
+
+/**
+ * The app of one test and the streams it opened, closed together after it: `connect`
+ * opens a user's stream and waits for its first event.
+ */
+export class StreamSession {
+  app: TestApp | undefined;
+  private readonly clients: RawSseClient[] = [];
+
+  async start(platform: Platform, options: SseModuleOptions = {}): Promise<TestApp> {
+    this.app = await startApp(platform, options);
+    return this.app;
+  }
+
+  async connect(user: string, headers: Record<string, string> = {}): Promise<RawSseClient> {
+    const client = await RawSseClient.open(`${this.app!.url}/sse`, { 'x-user': user, ...headers });
+    this.clients.push(client);
+    await client.waitForEvents(1);
+    return client;
+  }
+
+  /** The streams opened so far, handed over: the session no longer closes them. */
+  takeClients(): RawSseClient[] {
+    return this.clients.splice(0);
+  }
+
+  async close(): Promise<void> {
+    for (const client of this.clients.splice(0)) client.close();
+    await this.app?.close();
+    this.app = undefined;
+  }
 }
