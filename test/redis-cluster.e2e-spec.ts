@@ -29,7 +29,8 @@ class CuttableRelay {
     readonly url: string,
   ) {}
 
-  static async start(target: string): Promise<CuttableRelay> {
+  /** `delayMs`: how long what the instance sends waits before it goes on to Redis. */
+  static async start(target: string, delayMs = 0): Promise<CuttableRelay> {
     const { hostname, port } = new URL(target);
     let relay: CuttableRelay | undefined;
     const server = createServer((socket) => {
@@ -39,7 +40,13 @@ class CuttableRelay {
         end.on('close', () => relay!.sockets.delete(end));
         end.on('error', () => undefined);
       }
-      socket.pipe(upstream).pipe(socket);
+      if (delayMs > 0) {
+        // Timers of one delay fire in the order they were set: the bytes keep their order.
+        socket.on('data', (chunk) => setTimeout(() => upstream.write(chunk), delayMs));
+        upstream.pipe(socket);
+      } else {
+        socket.pipe(upstream).pipe(socket);
+      }
       socket.on('close', () => upstream.destroy());
       upstream.on('close', () => socket.destroy());
     });
@@ -72,6 +79,7 @@ describe.skipIf(!redis.available)('several instances on one Redis', () => {
   const apps: TestApp[] = [];
   const clients: RawSseClient[] = [];
   const prefixes: string[] = [];
+  const relays: CuttableRelay[] = [];
 
   beforeAll(() => {
     admin = new Redis(TEST_REDIS_URL);
@@ -88,6 +96,7 @@ describe.skipIf(!redis.available)('several instances on one Redis', () => {
   afterEach(async () => {
     for (const client of clients.splice(0)) client.close();
     await Promise.all(apps.splice(0).map((app) => app.close()));
+    await Promise.all(relays.splice(0).map((relay) => relay.cut()));
   });
 
   /** Instances sharing a key prefix that no other test uses. */
@@ -126,6 +135,46 @@ describe.skipIf(!redis.available)('several instances on one Redis', () => {
   }
 
   const ids = (client: RawSseClient) => received(client).map((event) => event.id);
+
+  it('misses nothing sent on another instance at the instant a user first connects here', async () => {
+    // History big enough to hold all that is sent during the window.
+    const [a] = await cluster(1, { history: { size: 10_000 } });
+    // b's commands reach Redis 30 ms late, its subscriptions too: a wide window in which a
+    // sends to a user whose first connection on b is open but not yet subscribed.
+    const slow = await CuttableRelay.start(TEST_REDIS_URL, 30);
+    relays.push(slow);
+    const b = await startApp('express', {
+      broker: new RedisSseBroker({ url: slow.url, keyPrefix }),
+      heartbeat: 0,
+      history: { size: 10_000 },
+    });
+    apps.push(b);
+    for (let round = 0; round < 5; round++) {
+      const userId = `fresh-${round}`;
+      const sent: SseSendResult[] = [];
+      let sending = true;
+      const sender = (async () => {
+        while (sending && sent.length < 5000) sent.push(await a.sse.send(userId, sent.length));
+      })();
+      await eventually(async () => sent.length >= 10, 'sending has started');
+      // The user's first connection on b: b subscribes to the user's channel meanwhile.
+      const client = await connect(b, userId);
+      const firstId = client.events[0].id!;
+      const atConnect = sent.length;
+      await eventually(async () => sent.length >= atConnect + 50, 'more was sent');
+      sending = false;
+      await sender;
+      const due = sent.filter((message) => message.id > firstId).map((message) => message.id);
+      const last = sent.at(-1)!.id;
+      await client.waitFor((c) => ids(c).includes(last), 10_000, 'the last message');
+      const got = ids(client);
+      expect(received(client).some((event) => event.event === SSE_GAP_EVENT)).toBe(false);
+      // Everything sent after the first event arrived; in order and once each.
+      expect(due.filter((id) => !got.includes(id))).toEqual([]);
+      expect(got).toEqual([...new Set(got)].sort());
+      client.close();
+    }
+  });
 
   it('delivers a message sent on one instance to every tab on every instance, once, in order', async () => {
     const [a, b, c] = await cluster(3);

@@ -59,6 +59,12 @@ export interface SseBrokerHost {
   localConnections(userId: string): number;
   /** Users with an open connection on this instance. */
   localUsers(): Iterable<string>;
+  /**
+   * Ends every stream of this instance with a short, spread `retry` (reason `error`), so
+   * that clients reconnect at once and replay: for a broker that knows this instance missed
+   * live events (its subscription was down). Returns how many streams it ended.
+   */
+  reconnectLocal(): number;
 }
 
 /**
@@ -80,8 +86,13 @@ export interface SseBroker {
   publish(message: SseEnvelope): Promise<SsePublishReceipt>;
   /** The user's kept events after `lastEventId` (their own and broadcasts), merged in order. */
   replay(userId: string, lastEventId: string): SseReplay | Promise<SseReplay>;
-  /** A connection of the user opened on this instance (presence). */
-  connected(userId: string, connectionId: string): void;
+  /**
+   * A connection of the user opened on this instance (presence). A broker that needs time
+   * before this instance receives the user's live events from elsewhere (a subscription)
+   * returns a promise of that moment; the hub then replays what was sent in between, so
+   * that a message sent at the instant of connecting is not missed.
+   */
+  connected(userId: string, connectionId: string): void | Promise<void>;
   /** A connection of the user closed on this instance (presence). */
   disconnected(userId: string, connectionId: string): void;
   /** Ends every connection of the user on every instance; says whether any was open. */

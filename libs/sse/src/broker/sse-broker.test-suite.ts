@@ -17,9 +17,12 @@ export interface SseBrokerSuiteTarget {
   cleanup?(): Promise<void> | void;
 }
 
-/** What an EventSource acts on after the first event: everything but comments. */
+/**
+ * What an EventSource dispatches after the first event: events with data (not comments, not
+ * the data-less frame that only sets `id` and `retry` as a stream ends).
+ */
 export function received(client: RawSseClient): ParsedEvent[] {
-  return client.events.filter((event) => event.comments.length === 0).slice(1);
+  return client.events.filter((event) => event.data !== undefined).slice(1);
 }
 
 /** Data of the received events that are messages (not `sse:*`). */

@@ -179,16 +179,29 @@ export class SseHub
     connection.lastId = firstId;
     connection.sink.write(new SseFrame(firstId, firstId, undefined, '', this.options.retry));
 
-    this.broker.connected(userId, connection.id);
+    let ready: void | Promise<void> = undefined;
+    try {
+      ready = this.broker.connected(userId, connection.id);
+    } catch (error) {
+      this.logger.warn(`Presence of user ${userId} failed: ${String(error)}`);
+    }
     this.logger.debug(`Connected ${connection.id} of user ${userId}`);
     this.events$.next({ type: 'connect', userId, connectionId: connection.id, at: Date.now() });
 
     if (resumable === false) {
       this.writeGap(connection, 'unknown', lastEventId!);
-    } else if (resumable) {
+    } else if (resumable || isPromiseLike(ready)) {
+      // Live events wait until the replay is written. A fresh connection whose broker needs
+      // time to receive the user's events catches up from its own first id once it can.
       connection.state = SseConnectionState.Replaying;
       connection.pending = [];
-      this.replay(connection, lastEventId!);
+      const from = resumable ? lastEventId! : firstId;
+      if (isPromiseLike(ready)) {
+        const replay = () => this.replay(connection, from, !resumable);
+        ready.then(replay, replay);
+      } else {
+        this.replay(connection, from, false);
+      }
     }
     return connection;
   }
@@ -213,7 +226,9 @@ export class SseHub
     });
   }
 
-  private replay(connection: SseConnection, lastEventId: string): void {
+  /** Replays from `lastEventId`, or, for a fresh connection, catches up from its first id. */
+  private replay(connection: SseConnection, lastEventId: string, catchUp: boolean): void {
+    if (connection.state !== SseConnectionState.Replaying) return;
     let result: SseReplay | PromiseLike<SseReplay>;
     try {
       result = this.broker.replay(connection.userId, lastEventId);
@@ -222,24 +237,32 @@ export class SseHub
       result = { events: [], gap: 'unavailable' };
     }
     if (!isPromiseLike(result)) {
-      this.finishReplay(connection, lastEventId, result);
+      this.finishReplay(connection, lastEventId, result, catchUp);
       return;
     }
     result.then(
-      (replay) => this.finishReplay(connection, lastEventId, replay),
+      (replay) => this.finishReplay(connection, lastEventId, replay, catchUp),
       (error: unknown) => {
         this.logger.warn(`Replay for user ${connection.userId} failed: ${String(error)}`);
-        this.finishReplay(connection, lastEventId, { events: [], gap: 'unavailable' });
+        this.finishReplay(connection, lastEventId, { events: [], gap: 'unavailable' }, catchUp);
       },
     );
   }
 
-  private finishReplay(connection: SseConnection, lastEventId: string, replay: SseReplay): void {
+  private finishReplay(
+    connection: SseConnection,
+    lastEventId: string,
+    replay: SseReplay,
+    catchUp: boolean,
+  ): void {
     if (connection.state !== SseConnectionState.Replaying) return;
     const pending = connection.pending!;
     connection.pending = null;
     connection.state = SseConnectionState.Live;
-    if (replay.gap !== undefined) this.writeGap(connection, replay.gap, lastEventId);
+    // A fresh connection's catch-up without history has nothing to vouch for: no gap.
+    if (replay.gap !== undefined && !(catchUp && replay.gap === 'disabled')) {
+      this.writeGap(connection, replay.gap, lastEventId);
+    }
     let replayed: Set<string> | undefined;
     if (pending.length > 0) replayed = new Set();
     for (const envelope of replay.events) {
@@ -294,6 +317,16 @@ export class SseHub
     return this.channels.keys();
   }
 
+  /** Ends every stream so that clients reconnect at once and replay (`SseBrokerHost`). */
+  reconnectLocal(): number {
+    const open = [...this.connections];
+    for (const connection of open) this.close(connection, 'error');
+    if (open.length > 0) {
+      this.logger.warn(`Ended ${open.length} stream(s) so that they replay what they missed`);
+    }
+    return open.length;
+  }
+
   /** Ends a connection for a reason, once; whatever ends it first wins. */
   close(connection: SseConnection, reason: SseDisconnectReason): void {
     if (connection.state === SseConnectionState.Closed) return;
@@ -316,6 +349,7 @@ export class SseHub
         );
         break;
       case 'shutdown':
+      case 'error':
         // No data: browsers take the id and retry without dispatching an event.
         connection.sink.end(
           new SseFrame(connection.lastId, '', undefined, undefined, this.spreadRetry()),
@@ -330,9 +364,6 @@ export class SseHub
           `Dropped ${connection.id} of user ${userId}: it is not reading its events ` +
             `(more than maxPendingBytes, ${this.options.maxPendingBytes}, waiting)`,
         );
-        connection.sink.destroy();
-        break;
-      case 'error':
         connection.sink.destroy();
         break;
       case 'client':

@@ -39,7 +39,10 @@ export type SseDisconnectReason =
   | 'slow'
   /** The application is shutting down. */
   | 'shutdown'
-  /** Writing to the connection failed. */
+  /**
+   * A fault: the broker missed live events for this instance (its Redis subscription was
+   * down). The stream ends with a short `retry`; the client reconnects and replays.
+   */
   | 'error';
 
 /** An entry of `SseService.events$`. */

@@ -135,9 +135,14 @@ export class RedisSseBroker implements SseBroker {
 
     let started: Promise<unknown> = Promise.resolve();
     commands.on('ready', () => (started = this.commandsReady(session)));
+    let attached = false;
     events.on('ready', () => {
       this.recovered();
-      started = Promise.all([started, session.subscriptions.resubscribe()]);
+      const resubscribed = session.subscriptions.resubscribe();
+      started = Promise.all([started, resubscribed]);
+      // While there was no subscription, other instances' messages did not reach this
+      // instance's clients: they reconnect and replay them from the shared history.
+      if (attached) void resubscribed.then(() => session.host.reconnectLocal());
     });
     events.on('message', (channel: string, payload: string) =>
       this.receive(session, channel, payload),
@@ -152,6 +157,7 @@ export class RedisSseBroker implements SseBroker {
     const timeout = this.options.commandTimeoutMs;
     await Promise.all([firstOutcome(commands, timeout), firstOutcome(events, timeout)]);
     await started;
+    attached = true;
   }
 
   /** Runs on every `ready` of the commands connection: the instance (re)joins the cluster. */
@@ -307,12 +313,18 @@ export class RedisSseBroker implements SseBroker {
     return { own, ownDropped, all, allDropped, epoch: typeof epoch === 'string' ? epoch : '' };
   }
 
-  /** A connection of the user opened here: listen to the user's channel, count it. */
-  connected(userId: string): void {
+  /**
+   * A connection of the user opened here: listen to the user's channel, count it. The
+   * user's first connection here resolves once the channel is subscribed: the hub then
+   * reads what other instances sent before that, so that nothing sent at the instant of
+   * connecting is missed.
+   */
+  connected(userId: string): Promise<void> | undefined {
     const session = this.session;
-    if (session === undefined) return;
-    session.subscriptions.want(userId);
+    if (session === undefined) return undefined;
+    const subscribing = session.subscriptions.want(userId);
     session.presence.touch(userId, 1);
+    return subscribing?.then(() => undefined);
   }
 
   /** A connection of the user closed here: count it; the last one stops the listening. */

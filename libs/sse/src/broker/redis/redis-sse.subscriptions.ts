@@ -35,11 +35,14 @@ export class RedisSseSubscriptions {
     return this.ready;
   }
 
-  /** This instance has a connection of the user: listen to the user's channel. */
-  want(userId: string): void {
-    if (this.users.has(userId)) return;
+  /**
+   * This instance has a connection of the user: listen to the user's channel. Returns the
+   * subscription under way, if this call started one.
+   */
+  want(userId: string): Promise<unknown> | undefined {
+    if (this.users.has(userId)) return undefined;
     this.users.add(userId);
-    if (this.client.status !== 'ready') return;
+    if (this.client.status !== 'ready') return undefined;
     const subscribed = this.client
       .subscribe(this.keys.userChannel(userId))
       .catch((error: unknown) => this.onError('subscribe', error))
@@ -47,6 +50,7 @@ export class RedisSseSubscriptions {
         if (this.pending.get(userId) === subscribed) this.pending.delete(userId);
       });
     this.pending.set(userId, subscribed);
+    return subscribed;
   }
 
   /** The user's last connection here closed. */
