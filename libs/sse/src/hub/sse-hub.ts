@@ -40,12 +40,20 @@ import { SseDeadlines } from './sse-deadlines.js';
 const SHUTDOWN_WAIT_MS = 1000;
 
 /**
- * All connections of one user on this instance. A message to a user is a plain loop over
- * them: an rxjs Subject here cost a closure and an array copy per user per message, and
- * four objects per user for as long as the user stays.
+ * All connections of one user on this instance, fed by one rxjs Subject. The Subject has a
+ * single subscriber that loops over the user's tabs, so a message to a user is one emission
+ * whatever the number of its tabs. Created with the user's first connection here, completed
+ * with its last.
  */
 class SseUserChannel {
+  readonly subject = new Subject<SseFrame>();
   readonly connections = new Set<SseConnection>();
+
+  constructor() {
+    this.subject.subscribe((frame) => {
+      for (const connection of this.connections) connection.push(frame);
+    });
+  }
 }
 
 // eslint-disable-next-line no-control-regex
@@ -281,7 +289,12 @@ export class SseHub
     connection.push(new SseFrame(connection.lastId, connection.lastId, SSE_GAP_EVENT, data));
   }
 
-  /** Writes a message to this instance's connections of its recipients (`SseBrokerHost`). */
+  /**
+   * Writes a message to this instance's connections of its recipients (`SseBrokerHost`),
+   * serialised once for all of them. A message to users is one emission of each user's
+   * Subject; a broadcast is one loop over every connection, rather than one emission per
+   * user.
+   */
   deliver(message: SseEnvelope): number {
     const frame = new SseFrame(message.id, message.seq, message.event, message.data);
     let reached = 0;
@@ -293,7 +306,7 @@ export class SseHub
         const channel = this.channels.get(userId);
         if (channel === undefined) continue;
         reached += channel.connections.size;
-        for (const connection of channel.connections) connection.push(frame);
+        channel.subject.next(frame);
       }
     }
     this.eventsDelivered += reached;
@@ -335,7 +348,11 @@ export class SseHub
     const { userId } = connection;
     const channel = this.channels.get(userId);
     if (channel !== undefined && channel.connections.delete(connection)) {
-      if (channel.connections.size === 0) this.channels.delete(userId);
+      if (channel.connections.size === 0) {
+        this.channels.delete(userId);
+        // Completing the Subject releases its subscriber: nothing of the user stays.
+        channel.subject.complete();
+      }
     }
     this.connections.delete(connection);
     if (this.connections.size === 0) this.stopHeartbeat();

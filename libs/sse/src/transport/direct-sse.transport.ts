@@ -12,6 +12,8 @@ export const SSE_HEADERS: OutgoingHttpHeaders = {
   'X-Accel-Buffering': 'no',
 };
 
+const SSE_HEADERS_HTTP1: OutgoingHttpHeaders = { ...SSE_HEADERS, Connection: 'keep-alive' };
+
 /**
  * Opens a stream on a raw Node response: headers now, then every frame written by a
  * `DirectSseSink`. The hub is told when the client goes.
@@ -26,30 +28,40 @@ export function openDirectStream(
   const socket = request.socket;
   if (socket.destroyed || response.writableEnded) return undefined;
   const http1 = request.httpVersionMajor === 1;
-  response.writeHead(200, http1 ? { ...SSE_HEADERS, Connection: 'keep-alive' } : SSE_HEADERS);
-  response.flushHeaders();
-  socket.setNoDelay(true);
-  socket.setKeepAlive(true);
-  socket.setTimeout(0);
-
-  // Writing to the socket is only right when the headers are already on it and nothing of
-  // another response waits before ours (pipelining): then nothing stays in the response.
-  const direct =
-    http1 && response.socket === socket && response.writableLength === 0 && !socket.destroyed;
-  const framed = direct && response.chunkedEncoding;
+  // The response may write to the socket itself when nothing of an earlier response
+  // (pipelining) waits on it.
+  const owned = http1 && response.socket === socket && socket.writableLength === 0;
+  response.writeHead(200, http1 ? SSE_HEADERS_HTTP1 : SSE_HEADERS);
+  // The headers wait on the held socket for the first event, which the hub writes at once,
+  // and leave with it in one write: a write to a socket costs more than the rest of a
+  // connect.
+  if (owned) socket.cork();
   let connection: SseConnection | undefined;
-  connection = hub.open(
-    userId,
-    request.headers['last-event-id'] as string | undefined,
-    (opened) =>
-      new DirectSseSink(response, direct ? socket : response, framed, maxPendingBytes, () =>
-        hub.close(opened, 'slow'),
-      ),
-  );
-  const onClose = (): void => {
+  try {
+    response.flushHeaders();
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true);
+    socket.setTimeout(0);
+
+    // Writing to the socket is only right when the headers went to it, not into the
+    // response: then nothing of ours stays in the response to be sent later.
+    const direct = owned && response.writableLength === socket.writableLength && !socket.destroyed;
+    const framed = direct && response.chunkedEncoding;
+    connection = hub.open(
+      userId,
+      request.headers['last-event-id'] as string | undefined,
+      (opened) =>
+        new DirectSseSink(response, direct ? socket : response, framed, maxPendingBytes, () =>
+          hub.close(opened, 'slow'),
+        ),
+    );
+  } finally {
+    if (owned) socket.uncork();
+  }
+  // 'close' comes once: `on` spares the wrapper `once` keeps per connection.
+  response.on('close', () => {
     if (connection !== undefined) hub.close(connection, 'client');
     connection = undefined;
-  };
-  response.once('close', onClose);
+  });
   return connection;
 }

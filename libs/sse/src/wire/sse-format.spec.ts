@@ -35,6 +35,11 @@ describe('toChunk', () => {
       `${payload.length.toString(16)}\r\ndata: é\n\n\r\n`,
     );
   });
+
+  it('frames text as its UTF-8 bytes, counted in bytes', () => {
+    const text = 'data: é 😀\n\n';
+    expect(toChunk(text)).toEqual(toChunk(Buffer.from(text, 'utf8')));
+  });
 });
 
 describe('SseFrame', () => {

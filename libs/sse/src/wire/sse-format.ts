@@ -26,12 +26,18 @@ export function formatEvent(
   return out + '\n';
 }
 
-/** Frames a payload as one HTTP/1.1 chunk, so that it can go to the socket as it is. */
-export function toChunk(payload: Buffer): Buffer {
-  const head = `${payload.length.toString(16)}\r\n`;
-  const chunk = Buffer.allocUnsafe(head.length + payload.length + 2);
+/**
+ * Frames a payload as one HTTP/1.1 chunk, so that it can go to the socket as it is. Text is
+ * encoded (UTF-8) straight into the chunk, without a buffer of its own first.
+ */
+export function toChunk(payload: Buffer | string): Buffer {
+  const text = typeof payload === 'string';
+  const length = text ? Buffer.byteLength(payload, 'utf8') : payload.length;
+  const head = `${length.toString(16)}\r\n`;
+  const chunk = Buffer.allocUnsafe(head.length + length + 2);
   chunk.write(head, 0, 'latin1');
-  payload.copy(chunk, head.length);
-  chunk.write('\r\n', head.length + payload.length, 'latin1');
+  if (text) chunk.write(payload, head.length, length, 'utf8');
+  else payload.copy(chunk, head.length);
+  chunk.write('\r\n', head.length + length, 'latin1');
   return chunk;
 }

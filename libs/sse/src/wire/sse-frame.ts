@@ -33,7 +33,7 @@ export class SseFrame {
 
   /** The event framed as one HTTP/1.1 chunk. */
   get chunk(): Buffer {
-    return (this.cachedChunk ??= toChunk(this.bytes));
+    return (this.cachedChunk ??= toChunk(this.cachedBytes ?? this.text));
   }
 
   /** The event as NestJS's `@Sse()` pipeline takes it. */

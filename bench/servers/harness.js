@@ -1,0 +1,102 @@
+/**
+ * The control side every benchmark server shares: it takes commands from the runner over
+ * IPC, drives the server under test (broadcasts, unicasts, memory readings) and answers.
+ * The server under test only says how it starts, broadcasts and sends to one user.
+ */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+
+/** Microseconds on the monotonic clock, which every process of the machine shares. */
+export function nowUs() {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
+function userId(index) {
+  return `u${index}`;
+}
+
+async function memory() {
+  if (typeof global.gc !== 'function') throw new Error('run the server with --expose-gc');
+  for (let i = 0; i < 3; i++) {
+    global.gc();
+    await nextTurn();
+  }
+  const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage();
+  return { rss, heapUsed, external, arrayBuffers };
+}
+
+/** Broadcasts `count` messages, `burst` of them in each turn of the event loop. */
+async function broadcast(server, { count, burst }) {
+  const t0 = nowUs();
+  const cpu = process.cpuUsage();
+  for (let n = 0; n < count;) {
+    for (let b = 0; b < burst && n < count; b++, n++) server.broadcast({ n, t: nowUs() });
+    await nextTurn();
+  }
+  return { t0, t1: nowUs(), cpu: process.cpuUsage(cpu) };
+}
+
+/** Sends `rounds` messages to each of `users` users, one round a turn. */
+async function unicast(server, { rounds, users }) {
+  const t0 = nowUs();
+  const cpu = process.cpuUsage();
+  for (let n = 0; n < rounds; n++) {
+    for (let u = 0; u < users; u++) server.unicast(userId(u), { n, t: nowUs() });
+    await nextTurn();
+  }
+  return { t0, t1: nowUs(), cpu: process.cpuUsage(cpu) };
+}
+
+/**
+ * Runs a benchmark server: `start()` listens on a free loopback port and returns
+ * `{ port, broadcast(data), unicast(userId, data), connections(), close() }`.
+ * The process exits when told to, or as soon as the runner goes away.
+ */
+export async function serve(name, start) {
+  if (typeof process.send !== 'function') {
+    throw new Error(`${name}: start it through bench/run.js (it is driven over IPC)`);
+  }
+  const fail = (error) => {
+    process.send({ type: 'fatal', error: String(error?.stack ?? error) }, () => process.exit(1));
+  };
+  process.on('uncaughtException', fail);
+  process.on('unhandledRejection', fail);
+  process.on('disconnect', () => process.exit(0));
+
+  const server = await start();
+  const reply = (id, result) => process.send({ type: 'reply', id, result });
+  process.on('message', async (message) => {
+    const { id, command, args } = message;
+    try {
+      switch (command) {
+        case 'memory':
+          return reply(id, await memory());
+        case 'broadcast':
+          return reply(id, await broadcast(server, args));
+        case 'unicast':
+          return reply(id, await unicast(server, args));
+        case 'one':
+          server.broadcast({ n: args.n, t: nowUs() });
+          return reply(id, { t: nowUs() });
+        case 'cpu':
+          return reply(id, process.cpuUsage());
+        case 'connections':
+          return reply(id, await server.connections());
+        case 'exit':
+          reply(id, {});
+          await Promise.race([server.close(), new Promise((r) => setTimeout(r, 2000))]);
+          return process.exit(0);
+        default:
+          throw new Error(`unknown command ${command}`);
+      }
+    } catch (error) {
+      process.send({ type: 'reply', id, error: String(error?.stack ?? error) });
+    }
+  });
+  process.send({ type: 'ready', port: server.port, pid: process.pid });
+}
+
+/** The user a request is from: the benchmark client names it in a header. */
+export function requestUser(request) {
+  const user = request.headers['x-user'];
+  return typeof user === 'string' && user !== '' ? user : undefined;
+}
