@@ -1,4 +1,3 @@
-import { v7 as uuidv7 } from 'uuid';
 import type { SseEnvelope, SseReplay } from '../broker/sse-broker.interface.js';
 import {
   planReplay,
@@ -47,7 +46,8 @@ const EMPTY_RING = new SseEventRing();
 export class MemorySseHistory {
   private readonly users = new Map<string, SseEventRing>();
   private readonly broadcasts = new SseEventRing();
-  private readonly startSeq = uuidv7();
+  /** Ids from before this history began sort before it; those of its first millisecond not. */
+  private readonly startSeq = uuidV7Floor(Date.now());
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
