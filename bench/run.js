@@ -4,7 +4,7 @@
  * docs/benchmarks.md and docs/benchmarks.svg.
  *
  *   npm run bench                  1k, 5k and 10k connections
- *   npm run bench -- --quick       1k and 2k, within a minute
+ *   npm run bench -- --quick       1k and 2k, within a minute (about 45 s here)
  *   node bench/run.js --servers=raw-node,nestjs-sse-hub --sizes=1000,5000
  *
  * BENCH_NODE_ARGS passes flags to the servers' Node (to profile one: "--cpu-prof").
@@ -45,9 +45,9 @@ const SERVERS = [
 const PLAN = quick
   ? {
       sizes: [1000, 2000],
-      deliveries: 15_000,
-      sends: 6_000,
-      latencyMessages: 5,
+      deliveries: 8_000,
+      sends: 4_000,
+      latencyMessages: 4,
       minMessages: 8,
       repeats: 1,
     }
