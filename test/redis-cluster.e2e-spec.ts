@@ -11,7 +11,7 @@ import {
 } from 'nestjs-sse-hub';
 import { RedisSseBroker, type RedisSseBrokerOptions } from 'nestjs-sse-hub/redis';
 import { received, receivedData } from '../libs/sse/src/broker/sse-broker.test-suite.js';
-import { startApp, type TestApp } from './support/app.js';
+import { openStream, startApp, type TestApp } from './support/app.js';
 import { redisRequirement, TEST_REDIS_URL } from './support/requirements.js';
 import { RawSseClient } from './support/sse-client.js';
 
@@ -118,11 +118,8 @@ describe.skipIf(!redis.available)('several instances on one Redis', () => {
   }
 
   async function connect(app: TestApp, userId: string, lastEventId?: string) {
-    const headers: Record<string, string> = { 'x-user': userId };
-    if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
-    const client = await RawSseClient.open(`${app.url}/sse`, headers);
+    const client = await openStream(app, userId, lastEventId);
     clients.push(client);
-    await client.waitForEvents(1);
     return client;
   }
 

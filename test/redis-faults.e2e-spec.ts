@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SSE_GAP_EVENT } from 'nestjs-sse-hub';
 import { RedisSseBroker } from 'nestjs-sse-hub/redis';
 import { received, receivedData } from '../libs/sse/src/broker/sse-broker.test-suite.js';
-import { startApp, type TestApp } from './support/app.js';
+import { openStream, startApp, type TestApp } from './support/app.js';
 import { redisServerBinaryRequirement } from './support/requirements.js';
 import { RawSseClient } from './support/sse-client.js';
 
@@ -132,11 +132,8 @@ describe.skipIf(!binary.available)('the Redis broker when Redis fails', () => {
   }
 
   async function connect(app: TestApp, userId: string, lastEventId?: string) {
-    const headers: Record<string, string> = { 'x-user': userId };
-    if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
-    const client = await RawSseClient.open(`${app.url}/sse`, headers);
+    const client = await openStream(app, userId, lastEventId);
     clients.push(client);
-    await client.waitForEvents(1);
     return client;
   }
 

@@ -59,6 +59,22 @@ export async function startApp(
 }
 
 /**
+ * Opens a user's stream on an app, resuming from `lastEventId` when given, and waits for its
+ * first event.
+ */
+export async function openStream(
+  app: TestApp,
+  userId: string,
+  lastEventId?: string,
+): Promise<RawSseClient> {
+  const headers: Record<string, string> = { 'x-user': userId };
+  if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
+  const client = await RawSseClient.open(`${app.url}/sse`, headers);
+  await client.waitForEvents(1);
+  return client;
+}
+
+/**
  * The app of one test and the streams it opened, closed together after it: `connect`
  * opens a user's stream and waits for its first event.
  */
