@@ -120,6 +120,14 @@ describe.skipIf(!redis.available)('several instances on one Redis', () => {
   async function connect(app: TestApp, userId: string, lastEventId?: string) {
     const client = await openStream(app, userId, lastEventId);
     clients.push(client);
+    // The connection counts on the other instances once its instance has written it to
+    // Redis, just after the first event: wait for that, as the counts are asserted.
+    const instanceId = app.sse.stats().instanceId;
+    const open = app.hub.localConnections(userId);
+    await eventually(
+      async () => Number(await admin.hget(`${keyPrefix}u:{${userId}}:p`, instanceId)) >= open,
+      `the presence of ${userId}`,
+    );
     return client;
   }
 

@@ -141,8 +141,13 @@ export class RedisSseBroker implements SseBroker {
       const resubscribed = session.subscriptions.resubscribe();
       started = Promise.all([started, resubscribed]);
       // While there was no subscription, other instances' messages did not reach this
-      // instance's clients: they reconnect and replay them from the shared history.
-      if (attached) void resubscribed.then(() => session.host.reconnectLocal());
+      // instance's clients: they reconnect and replay them from the shared history, once
+      // this instance can read it.
+      if (attached) {
+        void resubscribed
+          .then(() => commandsReady(commands))
+          .then((ready) => ready && this.session === session && session.host.reconnectLocal());
+      }
     });
     events.on('message', (channel: string, payload: string) =>
       this.receive(session, channel, payload),
@@ -521,4 +526,24 @@ function source(range: unknown, dropped: unknown, to: readonly string[] | null):
   return typeof dropped === 'string' && dropped !== ''
     ? { entries, droppedSeq: dropped }
     : { entries };
+}
+
+/**
+ * Resolves true once the commands connection is ready (at once if it is), false if it
+ * ends first.
+ */
+function commandsReady(commands: Redis): Promise<boolean> {
+  if (commands.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const ready = (): void => {
+      commands.off('end', ended);
+      resolve(true);
+    };
+    const ended = (): void => {
+      commands.off('ready', ready);
+      resolve(false);
+    };
+    commands.once('ready', ready);
+    commands.once('end', ended);
+  });
 }
