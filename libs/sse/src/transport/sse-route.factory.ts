@@ -53,6 +53,27 @@ function nodeResponse(response: PlatformResponse): ServerResponse {
   return response as unknown as ServerResponse;
 }
 
+/** What Express leaves on a request and its response for the rest of its routing. */
+const ROUTING_FIELDS = ['next', '_parsedUrl', '_parsedOriginalUrl', 'query', 'params', 'body'];
+
+/**
+ * Lets go of the framework's routing state once the stream owns the response: nothing
+ * routes this request any more, and an open stream would otherwise keep it (Express's
+ * `req.next` holds its whole routing closure) for as long as it lasts. Fields are set to
+ * `undefined` rather than deleted, which keeps the objects' shapes.
+ */
+function releaseRoutingState(request: object, response: object): void {
+  for (const field of ROUTING_FIELDS) release(request, field);
+  release(response, 'locals');
+}
+
+/** Clears an object's own data property, if it has one that can be written. */
+function release(target: object, field: string): void {
+  if (Object.getOwnPropertyDescriptor(target, field)?.writable === true) {
+    (target as Record<string, unknown>)[field] = undefined;
+  }
+}
+
 /**
  * The ready route at `path`: a controller made for the module's options, with the
  * transport they name. Both answer 401 without a user and 503 while shutting down.
@@ -111,13 +132,14 @@ export function createSseController(path: string, transport: 'direct' | 'observa
     ): Promise<void> {
       if (this.hub.isClosing) throw new ServiceUnavailableException('Shutting down.');
       const userId = await resolveRequestUser(this.options, request);
-      openDirectStream(
+      const opened = openDirectStream(
         this.hub,
         this.options.maxPendingBytes,
         userId,
         nodeRequest(request),
         nodeResponse(response),
       );
+      if (opened !== undefined) releaseRoutingState(request, response);
     }
   }
   return SseDirectController;
