@@ -12,6 +12,7 @@ import {
 import { RedisSseBroker, type RedisSseBrokerOptions } from 'nestjs-sse-hub/redis';
 import { received, receivedData } from '../libs/sse/src/broker/sse-broker.test-suite.js';
 import { openStream, startApp, type TestApp } from './support/app.js';
+import { eventually } from './support/eventually.js';
 import { redisRequirement, TEST_REDIS_URL } from './support/requirements.js';
 import { RawSseClient } from './support/sse-client.js';
 
@@ -61,15 +62,6 @@ class CuttableRelay {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();
     return closed;
-  }
-}
-
-/** Polls `check` until it holds: for what only time brings about, such as an expiry. */
-async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 

@@ -10,6 +10,7 @@ import { SSE_GAP_EVENT } from 'nestjs-sse-hub';
 import { RedisSseBroker } from 'nestjs-sse-hub/redis';
 import { received, receivedData } from '../libs/sse/src/broker/sse-broker.test-suite.js';
 import { openStream, startApp, type TestApp } from './support/app.js';
+import { eventually } from './support/eventually.js';
 import { redisServerBinaryRequirement } from './support/requirements.js';
 import { RawSseClient } from './support/sse-client.js';
 
@@ -81,15 +82,6 @@ class OwnRedisServer {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
     await exited;
-  }
-}
-
-/** Polls `check` until it holds: for what only time brings about, such as a reconnect. */
-async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
