@@ -72,8 +72,9 @@ export interface SseModuleOptions {
   /**
    * Bytes that may wait for a client that does not read before its connection is dropped
    * (reason `slow`); it reconnects and replays. Bounds the server's memory per connection.
-   * At least `maxMessageBytes`.
-   * @default 1048576
+   * At least `maxMessageBytes`. With the `'observable'` transport it is the route's NestJS
+   * `maxPendingDataLength` (counted in characters there).
+   * @default 1048576, or 4 × `maxMessageBytes` when that is larger
    */
   maxPendingBytes?: number;
   /**

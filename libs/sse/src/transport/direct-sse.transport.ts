@@ -22,6 +22,7 @@ export function openDirectStream(
   hub: SseHub,
   maxPendingBytes: number,
   userId: string,
+  lastEventId: string | undefined,
   request: IncomingMessage,
   response: ServerResponse,
 ): SseConnection | undefined {
@@ -49,7 +50,7 @@ export function openDirectStream(
     const framed = direct && response.chunkedEncoding;
     connection = hub.open(
       userId,
-      request.headers['last-event-id'] as string | undefined,
+      lastEventId,
       (opened) =>
         new DirectSseSink(response, direct ? socket : response, framed, maxPendingBytes, () =>
           hub.close(opened, 'slow'),

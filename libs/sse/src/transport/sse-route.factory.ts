@@ -136,6 +136,7 @@ export function createSseController(path: string, transport: 'direct' | 'observa
         this.hub,
         this.options.maxPendingBytes,
         userId,
+        lastEventIdOf(request),
         nodeRequest(request),
         nodeResponse(response),
       );

@@ -11,7 +11,7 @@ export interface SseSink {
   heartbeat(): void;
   /** Ends the stream normally, after writing `last` when given. */
   end(last?: SseFrame): void;
-  /** Drops the connection at once (a client that does not read, a write that failed). */
+  /** Drops the connection at once: a client that does not read its events. */
   destroy(): void;
   /**
    * Resolves once the response is over, when the sink knows its response: shutdown waits
