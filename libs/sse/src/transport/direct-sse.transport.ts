@@ -32,7 +32,7 @@ export function openDirectStream(
   if (request.method === 'HEAD') {
     // The stream's bytes go to the socket itself, past Node's rule that a HEAD answer has
     // no body: a keep-alive client would read them as its next response. The head only.
-    response.writeHead(200, http1 ? SSE_HEADERS_HTTP1 : SSE_HEADERS);
+    response.writeHead(200, SSE_HEADERS);
     response.end();
     return undefined;
   }
