@@ -1,8 +1,16 @@
+import 'reflect-metadata';
+import { Injectable, Module, type BeforeApplicationShutdown } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { EventSource } from 'eventsource';
+import { SseModule, SseService } from 'nestjs-sse-hub';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { SseHub } from '../libs/sse/src/hub/sse-hub.js';
 import { MATRIX, startApp } from './support/app.js';
+import { eventually } from './support/eventually.js';
 import { RawSseClient } from './support/sse-client.js';
 
 const STREAMS = 300;
@@ -42,6 +50,91 @@ describe.each(MATRIX)(
         timers: 0,
       });
     }, 60_000);
+  },
+);
+
+/** Another provider's shutdown hook that takes its time: it ends when the test says so. */
+@Injectable()
+class SlowShutdownHook implements BeforeApplicationShutdown {
+  private release!: () => void;
+  readonly released = new Promise<void>((resolve) => (this.release = resolve));
+
+  beforeApplicationShutdown(): Promise<void> {
+    return this.released;
+  }
+
+  finish(): void {
+    this.release();
+  }
+}
+
+describe.each(MATRIX)(
+  'a shutdown held open by a slow hook, on $platform, $transport transport',
+  ({ platform, transport }) => {
+    it('answers every reconnect with a stream that says retry, so no EventSource gives up', async () => {
+      @Module({ providers: [SlowShutdownHook], exports: [SlowShutdownHook] })
+      class SlowHookModule {}
+      // A module imported into forRootAsync shuts down after the hub: its hook holds the
+      // server open while the hub's streams have already ended.
+      @Module({
+        imports: [
+          SseModule.forRootAsync({
+            imports: [SlowHookModule],
+            useFactory: () => ({
+              resolveUser: (request) => request.headers['x-user'],
+              // The shutdown retry is spread between 1 s and min(retry, 15 s): 1 s here.
+              retry: 1000,
+              heartbeat: 0,
+            }),
+            transport,
+          }),
+        ],
+      })
+      class SlowShutdownModule {}
+      const app =
+        platform === 'fastify'
+          ? await NestFactory.create(SlowShutdownModule, new FastifyAdapter(), { logger: false })
+          : await NestFactory.create(SlowShutdownModule, { logger: false });
+      await app.listen(0, '127.0.0.1');
+      const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+      const hub = app.get(SseHub);
+      const sources = Array.from({ length: 10 }, (_, i) => {
+        const source = new EventSource(`${url}/sse`, {
+          fetch: (input, init) =>
+            fetch(input, { ...init, headers: { ...init?.headers, 'x-user': `user-${i}` } }),
+        });
+        const seen = { opens: 0, gaveUp: false };
+        source.addEventListener('open', () => seen.opens++);
+        source.addEventListener('error', () => {
+          if (source.readyState === EventSource.CLOSED) seen.gaveUp = true;
+        });
+        return { source, seen };
+      });
+      try {
+        await eventually(
+          async () => hub.resourceCounts().connections === sources.length,
+          'every EventSource connected',
+        );
+        const closed = app.close();
+        await eventually(async () => hub.isClosing, 'the hub to end its streams');
+        const opensAtClose = sources.map(({ seen }) => seen.opens);
+        // Each client comes back (after its retry) and is answered with a stream, twice.
+        await eventually(
+          async () =>
+            sources.every(({ seen }, i) => seen.gaveUp || seen.opens >= opensAtClose[i] + 2),
+          'every EventSource reconnected twice during the shutdown',
+        );
+        expect(sources.filter(({ seen }) => seen.gaveUp)).toHaveLength(0);
+        expect(sources.every(({ source }) => source.readyState !== EventSource.CLOSED)).toBe(true);
+        expect(hub.resourceCounts().connections).toBe(0);
+        app.get(SlowShutdownHook).finish();
+        await closed;
+      } finally {
+        for (const { source } of sources) source.close();
+        app.get(SlowShutdownHook).finish();
+        await app.close().catch(() => undefined);
+      }
+    }, 30_000);
   },
 );
 
