@@ -1,0 +1,104 @@
+import 'reflect-metadata';
+import { ConfigService } from '@nestjs/config';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { SseOptionsError, type SseModuleOptions } from 'nestjs-sse-hub';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveSseOptions } from '../libs/sse/src/sse.options.js';
+
+const root = new URL('..', import.meta.url);
+const readme = readFileSync(new URL('README.md', root), 'utf8');
+/** Every fenced TypeScript block of the README that configures the module asynchronously. */
+const snippets = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)]
+  .map((match) => match[1])
+  .filter((code) => code.includes('SseModule.forRootAsync('));
+
+/**
+ * What the snippets use without importing it, as the README leaves imports out. `SseModule`
+ * is one that records what `forRootAsync` is given, so that the test can run its factory.
+ */
+const PRELUDE = `
+import { Injectable } from '@nestjs/common';
+import { ConfigModule, ConfigService } from '@nestjs/config';
+import type { SseModuleAsyncOptions, SseModuleOptions, SseOptionsFactory } from 'nestjs-sse-hub';
+import { RedisSseBroker } from 'nestjs-sse-hub/redis';
+export const given: SseModuleAsyncOptions[] = [];
+const SseModule = { forRootAsync: (options: SseModuleAsyncOptions) => given.push(options) };
+void ConfigModule;
+`;
+
+const ENV = {
+  SSE_HEARTBEAT_MS: '15000',
+  SSE_TIMEOUT_MS: '120000',
+  SSE_RETRY_MS: '3000',
+  REDIS_URL: 'redis://127.0.0.1:6379',
+};
+const ROUTE = { path: 'sse', transport: 'direct' } as const;
+
+/** Runs a snippet's factory, or its options class, with a ConfigService over the env. */
+async function runFactory(options: {
+  useFactory?: (...args: unknown[]) => unknown;
+  useClass?: new (config: ConfigService) => { createSseOptions(): unknown };
+}): Promise<SseModuleOptions> {
+  const config = new ConfigService();
+  if (options.useFactory !== undefined) {
+    return (await options.useFactory(config)) as SseModuleOptions;
+  }
+  return (await new options.useClass!(config).createSseOptions()) as SseModuleOptions;
+}
+
+describe('the README configuration examples, run as written', () => {
+  const saved: Record<string, string | undefined> = {};
+  beforeAll(() => {
+    for (const [name, value] of Object.entries(ENV)) {
+      saved[name] = process.env[name];
+      process.env[name] = value;
+    }
+  });
+  afterAll(() => {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  });
+
+  it('finds the examples', () => {
+    expect(snippets.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it.each(snippets.map((code, index) => ({ index, code })))(
+    'example $index: the factory gives options the module accepts, numbers from the env',
+    async ({ index, code }) => {
+      const dir = fileURLToPath(new URL('test-output/readme-snippets/', root));
+      mkdirSync(dir, { recursive: true });
+      const file = `${dir}snippet-${index}.ts`;
+      writeFileSync(file, `${PRELUDE}\n${code}`);
+      const { given } = (await import(pathToFileURL(file).href)) as {
+        given: Array<Parameters<typeof runFactory>[0]>;
+      };
+      expect(given.length).toBeGreaterThan(0);
+      for (const options of given) {
+        const made = await runFactory(options);
+        const resolved = resolveSseOptions(made, ROUTE);
+        if (code.includes('SSE_HEARTBEAT_MS')) expect(resolved.heartbeat).toBe(15_000);
+        if (code.includes('SSE_TIMEOUT_MS')) expect(resolved.timeout).toBe(120_000);
+        if (code.includes('SSE_RETRY_MS')) expect(resolved.retry).toBe(3000);
+        const broker = resolved.broker as { detach?: () => Promise<void> } | undefined;
+        await broker?.detach?.();
+      }
+    },
+  );
+
+  it('says what it got, and how to convert it, for a number read as a string', () => {
+    const config = new ConfigService();
+    let error: unknown;
+    try {
+      resolveSseOptions({ heartbeat: config.get('SSE_HEARTBEAT_MS') }, ROUTE);
+    } catch (thrown) {
+      error = thrown;
+    }
+    expect(error).toBeInstanceOf(SseOptionsError);
+    expect((error as Error).message).toContain('got the string "15000"');
+    expect((error as Error).message).toContain('Number(config.get(');
+  });
+});
