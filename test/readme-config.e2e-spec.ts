@@ -1,10 +1,17 @@
 import 'reflect-metadata';
-import { ConfigService } from '@nestjs/config';
+import { Test } from '@nestjs/testing';
+import { ConfigModule, ConfigService } from '@nestjs/config';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { SseOptionsError, type SseModuleOptions } from 'nestjs-sse-hub';
+import {
+  SseModule,
+  SseOptionsError,
+  type SseModuleAsyncOptions,
+  type SseModuleOptions,
+} from 'nestjs-sse-hub';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveSseOptions } from '../libs/sse/src/sse.options.js';
+import { SSE_RESOLVED_OPTIONS } from '../libs/sse/src/sse.internal-constants.js';
+import { resolveSseOptions, type SseResolvedOptions } from '../libs/sse/src/sse.options.js';
 
 const root = new URL('..', import.meta.url);
 const readme = readFileSync(new URL('README.md', root), 'utf8');
@@ -40,6 +47,15 @@ const FROM_ENV: Array<[keyof typeof ENV, 'heartbeat' | 'timeout' | 'retry']> = [
   ['SSE_RETRY_MS', 'retry'],
 ];
 
+/** Writes an example out with the prelude, imports it, and returns what it gave the module. */
+async function load(index: number, code: string): Promise<SseModuleAsyncOptions[]> {
+  const dir = fileURLToPath(new URL('test-output/readme-snippets/', root));
+  mkdirSync(dir, { recursive: true });
+  const file = `${dir}snippet-${index}.ts`;
+  writeFileSync(file, `${PRELUDE}\n${code}`);
+  return ((await import(pathToFileURL(file).href)) as { given: SseModuleAsyncOptions[] }).given;
+}
+
 /** Runs a snippet's factory, or its options class, with a ConfigService over the env. */
 async function runFactory(options: {
   useFactory?: (...args: unknown[]) => unknown;
@@ -71,16 +87,10 @@ describe('the README configuration examples, run as written', () => {
     expect(snippets.length).toBeGreaterThanOrEqual(2);
   });
 
-  it.each(snippets.map((code, index) => ({ index, code })))(
-    'example $index: the factory gives options the module accepts, numbers from the env',
+  it.each(snippets.map((code, index) => ({ index, code, name: `#${index + 1}` })))(
+    'example $name: the factory gives options the module accepts, numbers from the env',
     async ({ index, code }) => {
-      const dir = fileURLToPath(new URL('test-output/readme-snippets/', root));
-      mkdirSync(dir, { recursive: true });
-      const file = `${dir}snippet-${index}.ts`;
-      writeFileSync(file, `${PRELUDE}\n${code}`);
-      const { given } = (await import(pathToFileURL(file).href)) as {
-        given: Array<Parameters<typeof runFactory>[0]>;
-      };
+      const given = (await load(index, code)) as Array<Parameters<typeof runFactory>[0]>;
       expect(given.length).toBeGreaterThan(0);
       for (const options of given) {
         const made = await runFactory(options);
@@ -96,6 +106,32 @@ describe('the README configuration examples, run as written', () => {
       }
     },
   );
+
+  it.each(
+    snippets
+      .map((code, index) => ({ index, code, name: `#${index + 1}` }))
+      // An example with a Redis broker would attach to the shared Redis with its default
+      // keys: its factory runs above, and the Redis suites cover the broker.
+      .filter(({ code }) => !code.includes('RedisSseBroker')),
+  )('example $name: the module starts with it in a real app', async ({ index }) => {
+    const given = await load(index, snippets[index]);
+    for (const options of given) {
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          ConfigModule.forRoot({ ignoreEnvFile: true, isGlobal: true }),
+          SseModule.forRootAsync({ ...options, path: null }),
+        ],
+      }).compile();
+      await moduleRef.init();
+      const resolved = moduleRef.get<SseResolvedOptions>(SSE_RESOLVED_OPTIONS);
+      const code = snippets[index];
+      const read = FROM_ENV.filter(([variable]) => code.includes(variable));
+      expect(read.map(([, option]) => resolved[option])).toEqual(
+        read.map(([variable]) => Number(ENV[variable])),
+      );
+      await moduleRef.close();
+    }
+  });
 
   it('says what it got, and how to convert it, for a number read as a string', () => {
     const config = new ConfigService();
