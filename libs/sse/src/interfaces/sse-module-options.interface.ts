@@ -77,8 +77,10 @@ export interface SseModuleOptions {
   /**
    * Bytes that may wait for a client that does not read before its connection is dropped
    * (reason `slow`); it reconnects and replays. Bounds the server's memory per connection.
-   * At least `maxMessageBytes`. With the `'observable'` transport it is the route's NestJS
-   * `maxPendingDataLength` (counted in characters there).
+   * At least `maxMessageBytes`. With the `'observable'` transport on HTTP/1 it bounds what
+   * waits in NestJS's queue and the socket's buffer (event data counted in characters);
+   * NestJS's own bound on the route (4M characters) stays behind it, and is the only one on
+   * HTTP/2, where the socket is shared by the session's streams.
    * @default 1048576, or 4 × `maxMessageBytes` when that is larger
    */
   maxPendingBytes?: number;
