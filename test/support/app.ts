@@ -2,7 +2,16 @@ import 'reflect-metadata';
 import { Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { SseModule, SseService, type SseModuleOptions, type SseTransport } from 'nestjs-sse-hub';
+import {
+  SseModule,
+  SseService,
+  type SseModuleExtras,
+  type SseModuleOptions,
+  type SseTransport,
+} from 'nestjs-sse-hub';
+
+/** What `startApp` passes to `SseModule.forRoot()`: the options and the extras. */
+export type TestAppOptions = SseModuleOptions & SseModuleExtras;
 import { SseHub } from '../../libs/sse/src/hub/sse-hub.js';
 import { RawSseClient } from './sse-client.js';
 
@@ -29,10 +38,7 @@ export interface TestApp {
  * A NestJS app with the module's ready route, listening on a free port. The user comes
  * from an `x-user` header, as a real app's guard would set `req.user`.
  */
-export async function startApp(
-  platform: Platform,
-  options: SseModuleOptions = {},
-): Promise<TestApp> {
+export async function startApp(platform: Platform, options: TestAppOptions = {}): Promise<TestApp> {
   @Module({
     imports: [
       SseModule.forRoot({
@@ -82,7 +88,7 @@ export class StreamSession {
   app: TestApp | undefined;
   private readonly clients: RawSseClient[] = [];
 
-  async start(platform: Platform, options: SseModuleOptions = {}): Promise<TestApp> {
+  async start(platform: Platform, options: TestAppOptions = {}): Promise<TestApp> {
     this.app = await startApp(platform, options);
     return this.app;
   }

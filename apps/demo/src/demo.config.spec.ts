@@ -20,6 +20,7 @@ describe('demoConfigFromEnv', () => {
         SSE_MAX_CONNECTIONS_PER_USER: '1',
         REDIS_URL: 'redis://localhost:6379',
         DEMO_SECRET: ' a secret ',
+        SHUTDOWN_DRAIN_MS: '5000',
       }),
     ).toEqual({
       port: 8080,
@@ -34,6 +35,7 @@ describe('demoConfigFromEnv', () => {
       redisUrl: 'redis://localhost:6379',
       secret: ' a secret ',
       tokenTtlSeconds: DEMO_DEFAULTS.tokenTtlSeconds,
+      shutdownDrainMs: 5000,
     });
   });
 

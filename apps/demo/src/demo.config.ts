@@ -58,6 +58,12 @@ export interface DemoConfig {
    */
   tokenTtlSeconds: number;
   /**
+   * Milliseconds the demo keeps listening on SIGTERM once its streams have ended, before it
+   * closes, as an app behind a load balancer that is slow to notice does
+   * (`SHUTDOWN_DRAIN_MS`). Stream requests meanwhile get a stream that says retry.
+   */
+  shutdownDrainMs: number;
+  /**
    * Nest's logger setting: a logger, the levels to print, or `false` for none.
    * @default Nest's default logger
    */
@@ -70,6 +76,7 @@ export const DEMO_DEFAULTS = {
   platform: 'express',
   transport: 'direct',
   tokenTtlSeconds: 43_200,
+  shutdownDrainMs: 0,
 } as const satisfies Partial<DemoConfig>;
 
 /** A setting of the demo that cannot work; thrown before the application starts. */
@@ -130,6 +137,7 @@ export function demoConfigFromEnv(env: Env = process.env): DemoConfig {
     heartbeat: wholeNumber(env, 'SSE_HEARTBEAT_MS'),
     historySize: wholeNumber(env, 'SSE_HISTORY_SIZE'),
     maxConnectionsPerUser: wholeNumber(env, 'SSE_MAX_CONNECTIONS_PER_USER'),
+    shutdownDrainMs: wholeNumber(env, 'SHUTDOWN_DRAIN_MS'),
     redisUrl: text(env, 'REDIS_URL'),
     // A secret is taken as it is: spaces may be part of it.
     secret: env.DEMO_SECRET === '' ? undefined : env.DEMO_SECRET,

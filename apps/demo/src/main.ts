@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { createDemoApp } from './demo-app.factory.js';
 import { demoConfigFromEnv } from './demo.config.js';
+import { drainBeforeClose } from './shutdown-drain.js';
 
 /** Starts the demo from environment variables; see docs/demo.md. */
 async function main(): Promise<void> {
@@ -15,8 +16,10 @@ async function main(): Promise<void> {
     );
   }
   const app = await createDemoApp(config);
-  // SIGTERM and SIGINT close the app, which ends every open stream at once.
+  // SIGTERM and SIGINT close the app, which ends every open stream at once; the server
+  // then keeps listening for SHUTDOWN_DRAIN_MS before it closes.
   app.enableShutdownHooks();
+  drainBeforeClose(app, config.shutdownDrainMs);
   // Fastify listens on localhost only unless told otherwise; Express on every interface.
   const host = config.host ?? (config.platform === 'fastify' ? '0.0.0.0' : undefined);
   if (host === undefined) await app.listen(config.port);

@@ -1,5 +1,5 @@
 export { SseModule } from './sse.module.js';
-export type { SseModuleExtras } from './sse.module-definition.js';
+export type { SseModuleAsyncOptions, SseModuleExtras } from './sse.module-definition.js';
 export { SseService } from './sse.service.js';
 export { SSE_DEFAULTS } from './sse.options.js';
 export { SSE_CLOSE_EVENT, SSE_GAP_EVENT, SSE_RESERVED_PREFIX } from './sse.constants.js';
@@ -24,6 +24,7 @@ export { InMemorySseBroker } from './broker/in-memory-sse.broker.js';
 export type {
   SseHistoryOptions,
   SseModuleOptions,
+  SseOptionsFactory,
   SseRequestLike,
   SseTransport,
 } from './interfaces/sse-module-options.interface.js';

@@ -4,10 +4,10 @@ import { SseBroker } from './broker/sse-broker.interface.js';
 import { SseHub } from './hub/sse-hub.js';
 import type { SseModuleOptions } from './interfaces/sse-module-options.interface.js';
 import {
-  SSE_ASYNC_OPTIONS_TYPE,
   SSE_MODULE_OPTIONS,
   SSE_OPTIONS_TYPE,
   SseConfigurableModule,
+  type SseModuleAsyncOptions,
 } from './sse.module-definition.js';
 import { SSE_RESOLVED_OPTIONS, SSE_ROUTE } from './sse.internal-constants.js';
 import { resolveSseOptions, type SseResolvedOptions, type SseRouteOptions } from './sse.options.js';
@@ -53,19 +53,23 @@ export class SseModule extends SseConfigurableModule {
   }
 
   /**
-   * Configures the module with options from a factory (a `ConfigService`, say). `path`,
-   * `transport` and `isGlobal` go beside `useFactory`: routes exist before it runs.
+   * Configures the module with options from a factory (a `ConfigService`, say), or from
+   * an `SseOptionsFactory` class (`useClass`, `useExisting`). The extras (`path`,
+   * `transport`, `guards`, `interceptors`, `isGlobal`) go beside `useFactory`: routes exist
+   * before it runs. Numbers read from the environment are strings: convert them.
    *
    * @example
    * ```ts
    * SseModule.forRootAsync({
    *   imports: [ConfigModule],
    *   inject: [ConfigService],
-   *   useFactory: (config: ConfigService) => ({ heartbeat: config.get('SSE_HEARTBEAT_MS') }),
+   *   useFactory: (config: ConfigService) => ({
+   *     heartbeat: Number(config.get('SSE_HEARTBEAT_MS', 20000)),
+   *   }),
    * })
    * ```
    */
-  static forRootAsync(options: typeof SSE_ASYNC_OPTIONS_TYPE): DynamicModule {
+  static forRootAsync(options: SseModuleAsyncOptions): DynamicModule {
     return super.forRootAsync(options);
   }
 }

@@ -47,8 +47,19 @@ export function defaultResolveUser(request: SseRequestLike): unknown {
 }
 
 function wholeNumber(option: string, value: unknown, min: number, max: number): number {
+  if (typeof value === 'string') {
+    // Environment variables are strings; coercing silently would hide a typo ('15s').
+    throw new SseOptionsError(
+      option,
+      `must be a number, got the string ${JSON.stringify(value)} ` +
+        `(values read from the environment are strings). Potential solutions: convert it ` +
+        `where you read it, as in Number(config.get('SSE_HEARTBEAT_MS', 20000)), or have ` +
+        `your ConfigModule's validate or load function turn it into a number.`,
+    );
+  }
   if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new SseOptionsError(option, `must be a whole number, got ${String(value)}`);
+    const got = typeof value === 'number' ? String(value) : `${typeof value} ${String(value)}`;
+    throw new SseOptionsError(option, `must be a whole number, got ${got}`);
   }
   if (value < min || value > max) {
     throw new SseOptionsError(option, `must be between ${min} and ${max}, got ${value}`);
@@ -83,12 +94,15 @@ export function resolveSseOptions(
   options: SseModuleOptions,
   route: SseRouteOptions,
 ): SseResolvedOptions {
+  // The type has no `path` or `transport`: this stops a factory that passes them anyway
+  // (plain JavaScript, a cast) from being ignored without a word.
+  const untyped = options as Partial<Record<'path' | 'transport', unknown>>;
   for (const key of ['path', 'transport'] as const) {
-    if (options[key] !== undefined && options[key] !== route[key]) {
+    if (untyped[key] !== undefined && untyped[key] !== route[key]) {
       throw new SseOptionsError(
         key,
-        `is fixed when routes are registered, before an async factory runs: pass it to ` +
-          `SseModule.forRootAsync() beside useFactory, not from the factory`,
+        `is fixed when routes are registered, before an async factory runs. Potential ` +
+          `solutions: pass it to SseModule.forRootAsync() beside useFactory, not from it.`,
       );
     }
   }

@@ -418,9 +418,10 @@ export class SseHub
 
   /**
    * A reconnection delay between 1 s and `min(retry, 15 s)`, different for each client, so
-   * that a restart is not followed by every client at once.
+   * that a restart is not followed by every client at once. The routes give it to stream
+   * requests that come in while the instance shuts down.
    */
-  private spreadRetry(): number {
+  spreadRetry(): number {
     const high = Math.max(1000, Math.min(this.options.retry, 15_000));
     return 1000 + Math.floor(Math.random() * (high - 1000 + 1));
   }

@@ -33,7 +33,12 @@ export interface SseHistoryOptions {
   ttlMs?: number;
 }
 
-/** Options of `SseModule.forRoot()` and of the factory of `SseModule.forRootAsync()`. */
+/**
+ * Options of `SseModule.forRoot()` and what the factory of `SseModule.forRootAsync()`
+ * returns. Numbers must be numbers: a value read from the environment is a string, so
+ * convert it (`Number(config.get('SSE_HEARTBEAT_MS'))`). What shapes the module itself
+ * (`path`, `transport`, `guards`, `interceptors`, `isGlobal`) is in `SseModuleExtras`.
+ */
 export interface SseModuleOptions {
   /**
    * Milliseconds a client waits before reconnecting, sent as `retry:` in the first event
@@ -72,8 +77,10 @@ export interface SseModuleOptions {
   /**
    * Bytes that may wait for a client that does not read before its connection is dropped
    * (reason `slow`); it reconnects and replays. Bounds the server's memory per connection.
-   * At least `maxMessageBytes`. With the `'observable'` transport it is the route's NestJS
-   * `maxPendingDataLength` (counted in characters there).
+   * At least `maxMessageBytes`. With the `'observable'` transport on HTTP/1 it bounds what
+   * waits in NestJS's queue and the socket's buffer (event data counted in characters);
+   * NestJS's own bound on the route (4M characters) stays behind it, and is the only one on
+   * HTTP/2, where the socket is shared by the session's streams.
    * @default 1048576, or 4 × `maxMessageBytes` when that is larger
    */
   maxPendingBytes?: number;
@@ -88,15 +95,24 @@ export interface SseModuleOptions {
    * @default an in-memory broker (one process)
    */
   broker?: SseBroker;
-  /**
-   * Path of the ready `GET` route the module registers; `null` registers none, for apps
-   * that write their own `@Sse()` handler over `SseService.stream()`.
-   * @default 'sse'
-   */
-  path?: string | null;
-  /**
-   * How the ready route writes events.
-   * @default 'direct'
-   */
-  transport?: SseTransport;
+}
+
+/**
+ * A class that makes the options, for `SseModule.forRootAsync({ useClass })` or
+ * `useExisting`, as `CacheOptionsFactory` does for `@nestjs/cache-manager`.
+ *
+ * @example
+ * ```ts
+ * @Injectable()
+ * class SseConfig implements SseOptionsFactory {
+ *   constructor(private readonly config: ConfigService) {}
+ *   createSseOptions(): SseModuleOptions {
+ *     return { heartbeat: Number(this.config.get('SSE_HEARTBEAT_MS') ?? 20000) };
+ *   }
+ * }
+ * ```
+ */
+export interface SseOptionsFactory {
+  /** The module's options, sync or async. */
+  createSseOptions(): SseModuleOptions | Promise<SseModuleOptions>;
 }

@@ -29,6 +29,13 @@ export function openDirectStream(
   const socket = request.socket;
   if (socket.destroyed || response.writableEnded) return undefined;
   const http1 = request.httpVersionMajor === 1;
+  if (request.method === 'HEAD') {
+    // The stream's bytes go to the socket itself, past Node's rule that a HEAD answer has
+    // no body: a keep-alive client would read them as its next response. The head only.
+    response.writeHead(200, SSE_HEADERS);
+    response.end();
+    return undefined;
+  }
   // The response may write to the socket itself when nothing of an earlier response
   // (pipelining) waits on it.
   const owned = http1 && response.socket === socket && socket.writableLength === 0;
@@ -40,9 +47,13 @@ export function openDirectStream(
   let connection: SseConnection | undefined;
   try {
     response.flushHeaders();
-    socket.setNoDelay(true);
-    socket.setKeepAlive(true);
-    socket.setTimeout(0);
+    // On HTTP/2 the socket is the session's, shared by its streams: its idle timeout must
+    // stay, so that the session closes once its streams are over.
+    if (http1) {
+      socket.setNoDelay(true);
+      socket.setKeepAlive(true);
+      socket.setTimeout(0);
+    }
 
     // Writing to the socket is only right when the headers went to it, not into the
     // response: then nothing of ours stays in the response to be sent later.
@@ -59,10 +70,14 @@ export function openDirectStream(
   } finally {
     if (owned) socket.uncork();
   }
-  // 'close' comes once: `on` spares the wrapper `once` keeps per connection.
-  response.on('close', () => {
+  const closed = (): void => {
     if (connection !== undefined) hub.close(connection, 'client');
     connection = undefined;
-  });
+  };
+  // 'close' comes once: `on` spares the wrapper `once` keeps per connection.
+  response.on('close', closed);
+  // A pipelined request's response waits behind the one before it and has no socket yet:
+  // Node never closes it when the client goes, so the socket says it instead.
+  if (http1 && response.socket !== socket) socket.once('close', closed);
   return connection;
 }

@@ -4,18 +4,23 @@ import {
   Inject,
   Req,
   Res,
-  ServiceUnavailableException,
   Sse,
+  UseGuards,
+  UseInterceptors,
+  type CanActivate,
   type MessageEvent,
+  type NestInterceptor,
   type Type,
 } from '@nestjs/common';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { Observable } from 'rxjs';
+import { defer, of, type Observable } from 'rxjs';
 import { SseHub } from '../hub/sse-hub.js';
 import type { SseRequestLike } from '../interfaces/sse-module-options.interface.js';
 import { SSE_RESOLVED_OPTIONS } from '../sse.internal-constants.js';
 import type { SseResolvedOptions } from '../sse.options.js';
 import { openDirectStream } from './direct-sse.transport.js';
+import { boundPending } from './observable-pending.bound.js';
+import { answerClosing, closingMessage } from './sse-closing.answer.js';
 import { resolveRequestUser } from './sse-user.resolver.js';
 
 /** Express's request, or Fastify's with the Node request as `raw`. */
@@ -27,6 +32,12 @@ type PlatformResponse = {
   hijack?: () => void;
   getHeaders?: () => OutgoingHttpHeaders;
 };
+
+/** What the ready route runs before its handler, as `@UseGuards()`/`@UseInterceptors()`. */
+export interface SseRouteEnhancers {
+  readonly guards?: ReadonlyArray<Type<CanActivate> | CanActivate>;
+  readonly interceptors?: ReadonlyArray<Type<NestInterceptor> | NestInterceptor>;
+}
 
 function nodeRequest(request: PlatformRequest): IncomingMessage {
   return request.raw ?? (request as unknown as IncomingMessage);
@@ -53,69 +64,83 @@ function nodeResponse(response: PlatformResponse): ServerResponse {
   return response as unknown as ServerResponse;
 }
 
-/** What Express leaves on a request and its response for the rest of its routing. */
-const ROUTING_FIELDS = ['next', '_parsedUrl', '_parsedOriginalUrl', 'query', 'params', 'body'];
-
 /**
- * Lets go of the framework's routing state once the stream owns the response: nothing
- * routes this request any more, and an open stream would otherwise keep it (Express's
- * `req.next` holds its whole routing closure) for as long as it lasts. Fields are set to
- * `undefined` rather than deleted, which keeps the objects' shapes.
+ * Express's own routing state, which nothing reads once its route has answered: `req.next`
+ * holds the router's whole closure for as long as an open stream lasts (about 1.2 KB a
+ * connection), and the parsed-URL caches are made again on demand. What an app reads
+ * (`params`, `query`, `body`, `res.locals`) stays, for the interceptors and loggers that run
+ * after the handler.
  */
-function releaseRoutingState(request: object, response: object): void {
-  for (const field of ROUTING_FIELDS) release(request, field);
-  release(response, 'locals');
+const ROUTING_FIELDS = ['next', '_parsedUrl', '_parsedOriginalUrl'];
+
+function releaseRoutingState(request: object): void {
+  for (const field of ROUTING_FIELDS) {
+    if (Object.getOwnPropertyDescriptor(request, field)?.writable === true) {
+      (request as Record<string, unknown>)[field] = undefined;
+    }
+  }
 }
 
-/** Clears an object's own data property, if it has one that can be written. */
-function release(target: object, field: string): void {
-  if (Object.getOwnPropertyDescriptor(target, field)?.writable === true) {
-    (target as Record<string, unknown>)[field] = undefined;
+/** Applies the module's guards and interceptors to a route class, as the decorators do. */
+function enhance(route: Type, enhancers: SseRouteEnhancers): Type {
+  if (enhancers.guards !== undefined && enhancers.guards.length > 0) {
+    UseGuards(...enhancers.guards)(route);
   }
+  if (enhancers.interceptors !== undefined && enhancers.interceptors.length > 0) {
+    UseInterceptors(...enhancers.interceptors)(route);
+  }
+  return route;
 }
 
 /**
  * The ready route at `path`: a controller made for the module's options, with the
- * transport they name. Both answer 401 without a user and 503 while shutting down.
+ * transport they name. Both answer 401 without a user and, while the instance shuts down,
+ * a stream that tells the client to retry (never a refusal: EventSource gives up on one).
  */
-export function createSseController(path: string, transport: 'direct' | 'observable'): Type {
+export function createSseController(
+  path: string,
+  transport: 'direct' | 'observable',
+  enhancers: SseRouteEnhancers = {},
+): Type {
   if (transport === 'observable') {
     @Controller()
     class SseObservableController {
       constructor(
         @Inject(SseHub) private readonly hub: SseHub,
         @Inject(SSE_RESOLVED_OPTIONS) private readonly options: SseResolvedOptions,
-      ) {
-        // The options may come from an async factory: the route's queue bound is set here,
-        // once they are known and before NestJS reads it to register the route.
-        const prototype = SseObservableController.prototype;
-        const descriptor = Object.getOwnPropertyDescriptor(prototype, 'stream')!;
-        Sse(path, { maxPendingDataLength: options.maxPendingBytes })(
-          prototype,
-          'stream',
-          descriptor,
-        );
-      }
+      ) {}
 
       @Sse(path)
       async stream(
         @Req() request: PlatformRequest,
         @Res({ passthrough: true }) response: PlatformResponse,
       ): Promise<Observable<MessageEvent>> {
-        if (this.hub.isClosing) throw new ServiceUnavailableException('Shutting down.');
+        if (this.hub.isClosing) return of(closingMessage(this.hub.spreadRetry()));
         const userId = await resolveRequestUser(this.options, request);
-        const socket = nodeRequest(request).socket;
-        // NestJS drops a client whose queue passes maxPendingDataLength by destroying its
-        // response; a backed-up socket at that moment tells it from a client that left.
-        return this.hub.streamOf(
+        const node = nodeRequest(request);
+        const socket = node.socket;
+        const raw = response.raw ?? (response as unknown as ServerResponse);
+        let slow = false;
+        // NestJS drops a client whose queue passes its own bound by destroying the response;
+        // a backed-up socket at that moment tells it from a client that left.
+        const stream = this.hub.streamOf(
           userId,
           lastEventIdOf(request),
-          () => socket.writableLength > 0,
-          response.raw ?? (response as unknown as ServerResponse),
+          () => slow || socket.writableLength > 0,
+          raw,
+        );
+        // Shutdown may begin while the user is resolved: the stream opens on subscription.
+        return defer(() =>
+          this.hub.isClosing ? of(closingMessage(this.hub.spreadRetry())) : stream,
+        ).pipe(
+          boundPending(socket, node.httpVersionMajor === 1, this.options.maxPendingBytes, () => {
+            slow = true;
+            raw.destroy();
+          }),
         );
       }
     }
-    return SseObservableController;
+    return enhance(SseObservableController, enhancers);
   }
 
   @Controller()
@@ -130,8 +155,16 @@ export function createSseController(path: string, transport: 'direct' | 'observa
       @Req() request: PlatformRequest,
       @Res() response: PlatformResponse,
     ): Promise<void> {
-      if (this.hub.isClosing) throw new ServiceUnavailableException('Shutting down.');
+      if (this.hub.isClosing) {
+        answerClosing(nodeRequest(request), nodeResponse(response), this.hub.spreadRetry());
+        return;
+      }
       const userId = await resolveRequestUser(this.options, request);
+      // Shutdown may have begun while the user was resolved.
+      if (this.hub.isClosing) {
+        answerClosing(nodeRequest(request), nodeResponse(response), this.hub.spreadRetry());
+        return;
+      }
       const opened = openDirectStream(
         this.hub,
         this.options.maxPendingBytes,
@@ -140,8 +173,8 @@ export function createSseController(path: string, transport: 'direct' | 'observa
         nodeRequest(request),
         nodeResponse(response),
       );
-      if (opened !== undefined) releaseRoutingState(request, response);
+      if (opened !== undefined) releaseRoutingState(request);
     }
   }
-  return SseDirectController;
+  return enhance(SseDirectController, enhancers);
 }
