@@ -22,10 +22,11 @@ export interface SseEnvelope {
 
 /**
  * Why `sse:gap` is sent: the resume point is older than what is kept (`expired`), is not
- * an id the history knows (`unknown`), history is off (`disabled`), or the broker could not
- * be read (`unavailable`).
+ * an id the history knows (`unknown`), history is off (`disabled`), the broker could not
+ * be read (`unavailable`), or the resume point is from before this instance started and
+ * its history did not survive the restart (`restarted`: the in-memory broker).
  */
-export type SseGapReason = 'expired' | 'unknown' | 'disabled' | 'unavailable';
+export type SseGapReason = 'expired' | 'unknown' | 'disabled' | 'unavailable' | 'restarted';
 
 /** The answer to a replay: what the client missed, and whether some of it is gone. */
 export interface SseReplay {

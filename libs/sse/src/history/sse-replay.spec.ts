@@ -78,6 +78,19 @@ describe('planReplay', () => {
     expect(replay.gap).toBeUndefined();
   });
 
+  it('reports restarted for a point older than the start of a history that does not survive restarts', () => {
+    const point = uuidv7();
+    const start = uuidV7Floor(Date.now() + 1000);
+    const after = entry();
+    expect(planReplay(point, [{ entries: [after] }], FAR_PAST, start)).toEqual({
+      events: [after.envelope],
+      gap: 'restarted',
+    });
+    expect(planReplay(after.envelope.id, [{ entries: [after] }], FAR_PAST, start)).toEqual({
+      events: [],
+    });
+  });
+
   it('reports a gap for a point older than the horizon that it does not keep', () => {
     const point = uuidv7();
     const horizon = uuidV7Floor(Date.now() + 1000);

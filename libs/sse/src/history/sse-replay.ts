@@ -43,12 +43,14 @@ export function uuidV7Floor(ms: number): string {
  * (such as the id of a connection's first event) is placed by time. Anything else is
  * `unknown`. Events after it are merged in `seq` order. A gap is reported when a source
  * dropped an event after the resume point, or when the point is older than `horizonSeq`,
- * before which this history cannot vouch for anything.
+ * before which this history cannot vouch for anything (`expired`); a point older than
+ * `startSeq`, where a history that does not survive restarts began, is `restarted`.
  */
 export function planReplay(
   lastEventId: string,
   sources: readonly SseHistorySource[],
   horizonSeq: string,
+  startSeq?: string,
 ): SseReplay {
   let cut: string | undefined;
   for (const source of sources) {
@@ -73,5 +75,8 @@ export function planReplay(
     }
   }
   if (sources.length > 1) after.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
+  if (!found && startSeq !== undefined && from < startSeq) {
+    return { events: after, gap: 'restarted' };
+  }
   return lost ? { events: after, gap: 'expired' } : { events: after };
 }

@@ -16,6 +16,7 @@ import type { SseRequestLike } from '../interfaces/sse-module-options.interface.
 import { SSE_RESOLVED_OPTIONS } from '../sse.internal-constants.js';
 import type { SseResolvedOptions } from '../sse.options.js';
 import { openDirectStream } from './direct-sse.transport.js';
+import { openObservableStream } from './observable-sse.transport.js';
 import { resolveRequestUser } from './sse-user.resolver.js';
 
 /** Express's request, or Fastify's with the Node request as `raw`. */
@@ -107,7 +108,8 @@ export function createSseController(path: string, transport: 'direct' | 'observa
         const socket = nodeRequest(request).socket;
         // NestJS drops a client whose queue passes maxPendingDataLength by destroying its
         // response; a backed-up socket at that moment tells it from a client that left.
-        return this.hub.streamOf(
+        return openObservableStream(
+          this.hub,
           userId,
           lastEventIdOf(request),
           () => socket.writableLength > 0,
