@@ -6,15 +6,9 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import * as nodeTimers from 'node:timers';
 import { Subject } from 'rxjs';
 import { v7 as uuidv7 } from 'uuid';
-import {
-  SseBroker,
-  type SseBrokerHost,
-  type SseEnvelope,
-  type SseReplay,
-} from '../broker/sse-broker.interface.js';
+import { SseBroker, type SseBrokerHost, type SseEnvelope } from '../broker/sse-broker.interface.js';
 import type {
   SseConnectionEvent,
   SseDisconnectReason,
@@ -25,21 +19,14 @@ import type { SseResolvedOptions } from '../sse.options.js';
 import { eventIdProblem } from '../wire/sse-event-id.js';
 import { SseFrame } from '../wire/sse-frame.js';
 import { sseId } from '../wire/sse-id.js';
-import { SseConnection, SseConnectionState } from './sse-connection.js';
+import { SseConnection } from './sse-connection.js';
 import { SseCounters } from './sse-counters.js';
 import { SseDeadlines } from './sse-deadlines.js';
 import { SseGroups } from './sse-groups.js';
 import { SseHeartbeat } from './sse-heartbeat.js';
+import { isPromiseLike, SseReplayer } from './sse-replayer.js';
+import { waitForResponsesToEnd } from './sse-shutdown-wait.js';
 import type { SseSink } from './sse-sink.interface.js';
-
-/** Longest wait, at shutdown, for ended streams' responses to be over. */
-const SHUTDOWN_WAIT_MS = 1000;
-
-const UNAVAILABLE: SseReplay = { events: [], gap: 'unavailable' };
-
-function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as PromiseLike<T> | undefined)?.then === 'function';
-}
 
 /**
  * The registry of this instance's connections and the core of delivery: it opens streams
@@ -62,6 +49,7 @@ export class SseHub
   private readonly connections = new Set<SseConnection>();
   private readonly deadlines: SseDeadlines<SseConnection> | undefined;
   private readonly heartbeat: SseHeartbeat;
+  private readonly replayer: SseReplayer;
   private connectionCounter = 0;
   private closing = false;
   private attached: Promise<void> | undefined;
@@ -73,6 +61,7 @@ export class SseHub
   ) {
     this.history = options.history;
     this.heartbeat = new SseHeartbeat(options.heartbeat, this.connections);
+    this.replayer = new SseReplayer(broker, this.logger);
     if (options.timeout > 0) {
       this.deadlines = new SseDeadlines(options.timeout, (connection) =>
         this.close(connection, 'timeout'),
@@ -91,18 +80,7 @@ export class SseHub
    * them at once instead of waiting for their keep-alive timeout.
    */
   async beforeApplicationShutdown(): Promise<void> {
-    const closing = this.shutdown();
-    // Node's own timers, not the global ones that test suites fake: shutdown must not wait
-    // for a fake clock to be advanced.
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.all(closing),
-      new Promise((resolve) => (timer = nodeTimers.setTimeout(resolve, SHUTDOWN_WAIT_MS))),
-    ]);
-    nodeTimers.clearTimeout(timer);
-    // Streams of `stream()` in an app's own handler end through NestJS's pipeline, which
-    // finishes the response a few ticks later.
-    await new Promise((resolve) => nodeTimers.setImmediate(resolve));
+    await waitForResponsesToEnd(this.shutdown());
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -169,38 +147,12 @@ export class SseHub
     if (resumeFrom !== '' && !resumable) {
       connection.gap('unknown', resumeFrom);
     } else if (isPromiseLike(ready)) {
-      const replay = () => this.replay(connection, firstId, catchUp);
+      const replay = () => this.replayer.replay(connection, firstId, catchUp);
       ready.then(replay, replay);
     } else if (resumable) {
-      this.replay(connection, firstId, false);
+      this.replayer.replay(connection, firstId, false);
     }
     return connection;
-  }
-
-  /** Replays from `lastEventId`, or, for a fresh connection, catches up from its first id. */
-  private replay(connection: SseConnection, lastEventId: string, catchUp: boolean): void {
-    if (connection.state !== SseConnectionState.Replaying) return;
-    const finish = (replay: SseReplay): void => {
-      // A fresh connection's catch-up without history has nothing to vouch for: no gap.
-      const gap = replay.gap === undefined || (catchUp && replay.gap === 'disabled');
-      connection.finishReplay({
-        events: replay.events,
-        gap: gap ? undefined : { reason: replay.gap!, lastEventId },
-      });
-    };
-    const failed = (error: unknown): void => {
-      this.logger.warn(`Replay for user ${connection.userId} failed: ${String(error)}`);
-      finish(UNAVAILABLE);
-    };
-    let result: SseReplay | PromiseLike<SseReplay>;
-    try {
-      result = this.broker.replay(connection.userId, lastEventId);
-    } catch (error) {
-      failed(error);
-      return;
-    }
-    if (isPromiseLike(result)) result.then(finish, failed);
-    else finish(result);
   }
 
   /**
