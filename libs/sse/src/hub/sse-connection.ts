@@ -1,6 +1,5 @@
 import type { SseDisconnectReason } from '../interfaces/sse-service.interface.js';
 import { SseFrame, type SseFrameFields } from '../wire/sse-frame.js';
-import type { SseGroup } from './sse-groups.js';
 import type { SseSink } from './sse-sink.interface.js';
 
 /** Where a connection is in its life; it only ever moves down this list. */
@@ -13,6 +12,12 @@ export enum SseConnectionState {
   Live,
   /** Ended; nothing more is written. */
   Closed,
+}
+
+/** A delivery group a connection belongs to (`SseGroup`), as the connection sees it. */
+export interface SseMembership {
+  /** Takes the connection out of the group. */
+  leave(connection: SseConnection): void;
 }
 
 /** What a replay found: the events to write before live ones, and why some may be lost. */
@@ -44,7 +49,7 @@ export class SseConnection {
   /** Id of the last event written: the client's resume point. */
   lastId = '';
   /** The delivery groups it belongs to (its user's), left when it closes. */
-  readonly groups: SseGroup[] = [];
+  readonly groups: SseMembership[] = [];
   readonly sink: SseSink;
 
   constructor(
@@ -55,6 +60,7 @@ export class SseConnection {
     this.sink = createSink(this);
   }
 
+  /** Where the connection is in its life. */
   get state(): SseConnectionState {
     return this.current;
   }

@@ -32,6 +32,7 @@ export class SseCounters {
     this.slow++;
   }
 
+  /** The counts so far. */
   counts(): SseCounts {
     return {
       messagesSent: this.messages,

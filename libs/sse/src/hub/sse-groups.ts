@@ -1,11 +1,11 @@
-import type { SseConnection } from './sse-connection.js';
+import type { SseConnection, SseMembership } from './sse-connection.js';
 
 /**
  * A named set of this instance's connections that a message can be addressed to: the
  * connections of one user (and, with topics, those of a topic). A connection may belong to
  * several groups; it knows which, so that closing it leaves each of them.
  */
-export class SseGroup {
+export class SseGroup implements SseMembership {
   readonly connections = new Set<SseConnection>();
 
   constructor(
@@ -34,10 +34,12 @@ export class SseGroups {
     return this.groups.size;
   }
 
+  /** The group of `key`, if it has connections. */
   get(key: string): SseGroup | undefined {
     return this.groups.get(key);
   }
 
+  /** Keys of the groups with connections (the users online here). */
   keys(): Iterable<string> {
     return this.groups.keys();
   }

@@ -19,12 +19,14 @@ export class SseHeartbeat {
     return this.timer !== undefined;
   }
 
+  /** Sets the timer, if heartbeats are on and it is not set yet. */
   start(): void {
     if (this.intervalMs === 0 || this.timer !== undefined) return;
     this.timer = setInterval(this.tick, this.intervalMs);
     this.timer.unref();
   }
 
+  /** Clears the timer: no connection is left. */
   stop(): void {
     if (this.timer !== undefined) {
       clearInterval(this.timer);

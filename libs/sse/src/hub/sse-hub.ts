@@ -69,6 +69,7 @@ export class SseHub
     }
   }
 
+  /** Attaches the broker: messages flow from here on. */
   async onModuleInit(): Promise<void> {
     this.attached ??= Promise.resolve(this.broker.attach(this));
     await this.attached;
@@ -83,6 +84,7 @@ export class SseHub
     await waitForResponsesToEnd(this.shutdown());
   }
 
+  /** Ends what is left, detaches the broker and completes `events$`. */
   async onApplicationShutdown(): Promise<void> {
     this.shutdown();
     if (this.attached !== undefined) {
@@ -188,10 +190,12 @@ export class SseHub
     return connections.length;
   }
 
+  /** Open connections of a user here (`SseBrokerHost`). */
   localConnections(userId: string): number {
     return this.users.get(userId)?.connections.size ?? 0;
   }
 
+  /** Users with a connection here (`SseBrokerHost`). */
   localUsers(): Iterable<string> {
     return this.users.keys();
   }
@@ -244,6 +248,7 @@ export class SseHub
     return closing;
   }
 
+  /** This instance's counts, for `SseService.stats()`. */
   stats(): SseStats {
     return {
       instanceId: this.instanceId,

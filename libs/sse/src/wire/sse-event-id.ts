@@ -1,5 +1,6 @@
 import { SSE_MAX_TOKEN_LENGTH } from '../sse.internal-constants.js';
 
+const LINE_BREAK = /[\r\n]/;
 const OUTSIDE_PRINTABLE_ASCII = /[^\u0020-\u007e]/u;
 
 function codePoint(character: string): string {
@@ -20,6 +21,7 @@ function codePoint(character: string): string {
 export function eventIdProblem(id: string): string | undefined {
   if (id.length === 0) return 'it is empty';
   if (id.length > SSE_MAX_TOKEN_LENGTH) return `it has ${id.length} characters`;
+  if (LINE_BREAK.test(id)) return 'it contains CR or LF, which would end the id field';
   const outside = OUTSIDE_PRINTABLE_ASCII.exec(id);
   if (outside !== null) {
     const code = outside[0].charCodeAt(0);
