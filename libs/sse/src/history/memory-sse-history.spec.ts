@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { SseEnvelope } from '../broker/sse-broker.interface.js';
+import type { SseEnvelope } from '../wire/sse-envelope.js';
 import { MemorySseHistory } from './memory-sse-history.js';
 
 function message(to: string[] | null, data = 'x'): SseEnvelope {

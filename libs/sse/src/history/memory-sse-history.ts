@@ -1,6 +1,7 @@
-import type { SseEnvelope, SseReplay } from '../broker/sse-broker.interface.js';
+import type { SseEnvelope } from '../wire/sse-envelope.js';
 import {
   planReplay,
+  type SseReplay,
   uuidV7Floor,
   type SseHistoryEntry,
   type SseHistorySource,

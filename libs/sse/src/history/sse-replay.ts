@@ -1,4 +1,20 @@
-import type { SseEnvelope, SseReplay } from '../broker/sse-broker.interface.js';
+import type { SseEnvelope } from '../wire/sse-envelope.js';
+
+/**
+ * Why `sse:gap` is sent: the resume point is older than what is kept (`expired`), is not
+ * an id the history knows (`unknown`), history is off (`disabled`), the broker could not
+ * be read (`unavailable`), or the resume point is from before this instance started and
+ * its history did not survive the restart (`restarted`: the in-memory broker).
+ */
+export type SseGapReason = 'expired' | 'unknown' | 'disabled' | 'unavailable' | 'restarted';
+
+/** The answer to a replay: what the client missed, and whether some of it is gone. */
+export interface SseReplay {
+  /** Kept events after the resume point, in order, each once. */
+  readonly events: readonly SseEnvelope[];
+  /** Set when events may have been lost before these. */
+  readonly gap?: SseGapReason;
+}
 
 /** One event kept for replay. */
 export interface SseHistoryEntry {

@@ -30,7 +30,8 @@ function open(): { connection: SseConnection; sink: RecordingSink } {
   return { connection: new SseConnection('c1', 'alice', () => sink), sink };
 }
 
-const message = (id: string) => SseFrame.message({ id, seq: id, data: id });
+const envelope = (id: string) => ({ id, seq: id, data: id, to: ['alice'] });
+const message = (id: string) => SseFrame.message(envelope(id));
 
 describe('SseConnection', () => {
   it('writes its first event and goes live', () => {
@@ -54,10 +55,7 @@ describe('SseConnection', () => {
     connection.push(message('m3'));
     expect(sink.written).toHaveLength(1);
     connection.finishReplay({
-      events: [
-        { id: 'm1', seq: 'm1', data: 'm1' },
-        { id: 'm2', seq: 'm2', data: 'm2' },
-      ],
+      events: [envelope('m1'), envelope('m2')],
       gap: { reason: 'expired', lastEventId: 'from' },
     });
     expect(connection.state).toBe(SseConnectionState.Live);
@@ -106,7 +104,7 @@ describe('SseConnection', () => {
     expect(connection.close('client', 60_000)).toBe(true);
     expect(connection.close('timeout', 60_000)).toBe(false);
     connection.push(message('late'));
-    connection.finishReplay({ events: [{ id: 'm1', seq: 'm1', data: 'm1' }] });
+    connection.finishReplay({ events: [envelope('m1')] });
     expect(sink.written).toHaveLength(1);
     expect(sink.ended).toBeUndefined();
     expect(users.size).toBe(0);

@@ -1,5 +1,6 @@
 import type { SseDisconnectReason } from '../interfaces/sse-service.interface.js';
-import { SseFrame, type SseFrameFields } from '../wire/sse-frame.js';
+import type { SseEnvelope } from '../wire/sse-envelope.js';
+import { SseFrame } from '../wire/sse-frame.js';
 import type { SseSink } from './sse-sink.interface.js';
 
 /** Where a connection is in its life; it only ever moves down this list. */
@@ -22,7 +23,7 @@ export interface SseMembership {
 
 /** What a replay found: the events to write before live ones, and why some may be lost. */
 export interface SseReplayed {
-  readonly events: readonly SseFrameFields[];
+  readonly events: readonly SseEnvelope[];
   readonly gap?: { readonly reason: string; readonly lastEventId: string };
 }
 

@@ -1,15 +1,7 @@
 import type { MessageEvent } from '@nestjs/common';
 import { SSE_CLOSE_EVENT, SSE_GAP_EVENT } from '../sse.constants.js';
+import type { SseEnvelope } from './sse-envelope.js';
 import { formatEvent, toChunk } from './sse-format.js';
-
-/** The fields of a message that make its frame (an `SseEnvelope` has them). */
-export interface SseFrameFields {
-  readonly id: string;
-  /** Ordering key; see `SseEnvelope.seq`. */
-  readonly seq: string;
-  readonly event?: string;
-  readonly data: string;
-}
 
 /**
  * One event, serialised at most once whatever the number of connections it goes to: the
@@ -32,8 +24,8 @@ export class SseFrame {
   ) {}
 
   /** A message sent by the application. */
-  static message(fields: SseFrameFields): SseFrame {
-    return new SseFrame(fields.id, fields.seq, fields.event, fields.data);
+  static message(message: SseEnvelope): SseFrame {
+    return new SseFrame(message.id, message.seq, message.event, message.data);
   }
 
   /**
