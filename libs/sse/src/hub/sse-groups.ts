@@ -25,6 +25,11 @@ export class SseGroup implements SseMembership {
 /**
  * Groups of one kind by key, created with their first connection and gone with their last,
  * so that nothing of a user stays once its last tab has left.
+ *
+ * Groups of one kind never share a connection (a connection has one user), so a delivery
+ * to several of them reaches each connection once by construction; groups of different
+ * kinds (a user's and a topic's) may share one, and a delivery across kinds must count it
+ * once.
  */
 export class SseGroups {
   private readonly groups = new Map<string, SseGroup>();
