@@ -10,11 +10,10 @@ import {
   type SseSendResult,
 } from 'nestjs-sse-hub';
 import { RedisSseBroker, type RedisSseBrokerOptions } from 'nestjs-sse-hub/redis';
-import { received, receivedData } from '../libs/sse/src/broker/sse-broker.test-suite.js';
 import { openStream, startApp, type TestApp } from './support/app.js';
 import { eventually } from './support/eventually.js';
 import { redisRequirement, TEST_REDIS_URL } from './support/requirements.js';
-import { RawSseClient } from './support/sse-client.js';
+import { RawSseClient, received, receivedData } from './support/sse-client.js';
 
 const redis = await redisRequirement();
 

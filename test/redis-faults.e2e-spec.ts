@@ -8,11 +8,10 @@ import { v7 as uuidv7 } from 'uuid';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SSE_GAP_EVENT } from 'nestjs-sse-hub';
 import { RedisSseBroker } from 'nestjs-sse-hub/redis';
-import { received, receivedData } from '../libs/sse/src/broker/sse-broker.test-suite.js';
 import { openStream, startApp, type TestApp } from './support/app.js';
 import { eventually } from './support/eventually.js';
 import { redisServerBinaryRequirement } from './support/requirements.js';
-import { RawSseClient } from './support/sse-client.js';
+import { RawSseClient, received, receivedData } from './support/sse-client.js';
 
 const binary = redisServerBinaryRequirement();
 

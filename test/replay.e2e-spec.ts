@@ -4,8 +4,7 @@ import { InMemorySseBroker, SSE_GAP_EVENT, type SseReplay } from 'nestjs-sse-hub
 import { MATRIX, startApp, StreamSession, type TestApp } from './support/app.js';
 import { RawSseClient, type ParsedEvent } from './support/sse-client.js';
 
-const events = (client: RawSseClient): ParsedEvent[] =>
-  client.events.filter((event) => event.comments.length === 0);
+const events = (client: RawSseClient): ParsedEvent[] => client.messages;
 
 /**
  * The in-memory broker with a replay that waits for a gate, as a broker that reads its

@@ -10,6 +10,16 @@ export interface ParsedEvent {
   comments: string[];
 }
 
+/**
+ * Whether an EventSource dispatches an event for this block: it does for every block with
+ * a data field (the blank first event of a connection included), not for comments
+ * (heartbeats) nor for a block that only sets `id` and `retry` (the end of a stream at
+ * shutdown). Takes parsed blocks and NestJS `MessageEvent`s alike.
+ */
+export function isDispatched(event: { readonly data?: unknown }): boolean {
+  return event.data !== undefined;
+}
+
 /** Parses complete blocks out of a buffer; returns them and the unfinished rest. */
 export function parseEvents(text: string): { events: ParsedEvent[]; rest: string } {
   const events: ParsedEvent[] = [];
@@ -99,9 +109,9 @@ export class RawSseClient {
     });
   }
 
-  /** Events with data or a name: what an EventSource would dispatch, plus the first. */
+  /** What an EventSource would dispatch (`isDispatched`), the blank first event included. */
   get messages(): ParsedEvent[] {
-    return this.events.filter((event) => event.comments.length === 0 || event.data !== undefined);
+    return this.events.filter(isDispatched);
   }
 
   /** Resolves once `predicate` holds, or rejects after `timeoutMs`. */
@@ -143,4 +153,19 @@ export class RawSseClient {
   private wake(): void {
     for (const waiter of this.waiters.slice()) waiter();
   }
+}
+
+/**
+ * What an EventSource dispatches after the first event of a connection: the events an
+ * application listens for (`sse:*` included).
+ */
+export function received(client: RawSseClient): ParsedEvent[] {
+  return client.messages.slice(1);
+}
+
+/** Data of the received events that are messages (not `sse:*`). */
+export function receivedData(client: RawSseClient): (string | undefined)[] {
+  return received(client)
+    .filter((event) => !event.event?.startsWith('sse:'))
+    .map((event) => event.data);
 }

@@ -1,3 +1,5 @@
+import { SSE_EVENT_ID_RULE } from './sse.internal-constants.js';
+
 /**
  * Base class of every error the library throws. Catch it to tell the library's refusals
  * from other failures.
@@ -38,7 +40,8 @@ export class SseInvalidEventIdError extends SseError {
   constructor(reason: string) {
     super(
       `Invalid event id: ${reason}. Potential solutions: leave "id" out to get a generated ` +
-        `uuid v7, or pass a string of 1 to 256 characters without CR, LF or NUL.`,
+        `uuid v7, or pass ${SSE_EVENT_ID_RULE}: ids every client can send back as ` +
+        `Last-Event-ID to resume. Encode other text first (encodeURIComponent, say).`,
     );
   }
 }

@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { InMemorySseBroker } from './broker/in-memory-sse.broker.js';
 import { SseBroker } from './broker/sse-broker.interface.js';
+import { SseCounters } from './hub/sse-counters.js';
 import { SseHub } from './hub/sse-hub.js';
 import type { SseModuleOptions } from './interfaces/sse-module-options.interface.js';
 import {
@@ -38,6 +39,7 @@ import { SseService } from './sse.service.js';
       useFactory: (options: SseResolvedOptions) => options.broker ?? new InMemorySseBroker(),
       inject: [SSE_RESOLVED_OPTIONS],
     },
+    SseCounters,
     SseHub,
     SseService,
   ],

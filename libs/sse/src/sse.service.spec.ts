@@ -3,6 +3,7 @@ import type { MessageEvent } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import type { Subscription } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { isDispatched } from '../../../test/support/sse-client.js';
 import { SseHub } from './hub/sse-hub.js';
 import type { SseConnectionEvent } from './interfaces/sse-service.interface.js';
 import type { SseModuleOptions } from './interfaces/sse-module-options.interface.js';
@@ -48,8 +49,7 @@ describe('SseService', () => {
     return tab as Tab;
   }
 
-  /** Events a browser would dispatch or act on: not heartbeats. */
-  const events = (tab: Tab) => tab.messages.filter((m) => m.comment === undefined);
+  const events = (tab: Tab) => tab.messages.filter(isDispatched);
 
   afterEach(async () => {
     await moduleRef?.close();

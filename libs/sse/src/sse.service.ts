@@ -1,6 +1,7 @@
 import { Inject, Injectable, type MessageEvent } from '@nestjs/common';
 import type { Observable } from 'rxjs';
-import type { SseEnvelope } from './broker/sse-broker.interface.js';
+import { SseBroker, type SseEnvelope } from './broker/sse-broker.interface.js';
+import { SseCounters } from './hub/sse-counters.js';
 import { SseHub } from './hub/sse-hub.js';
 import type {
   SseConnectionEvent,
@@ -12,6 +13,7 @@ import type {
 import { SseInvalidUserIdError } from './sse.errors.js';
 import { SSE_RESOLVED_OPTIONS } from './sse.internal-constants.js';
 import type { SseResolvedOptions } from './sse.options.js';
+import { openObservableStream } from './transport/observable-sse.transport.js';
 import { sseId } from './wire/sse-id.js';
 import { checkEventId, checkEventName, checkUserId, serialiseData } from './wire/sse-validate.js';
 
@@ -34,6 +36,8 @@ export class SseService {
 
   constructor(
     @Inject(SseHub) private readonly hub: SseHub,
+    @Inject(SseBroker) private readonly broker: SseBroker,
+    @Inject(SseCounters) private readonly counters: SseCounters,
     @Inject(SSE_RESOLVED_OPTIONS) private readonly options: SseResolvedOptions,
   ) {
     this.events$ = hub.events$.asObservable();
@@ -54,7 +58,7 @@ export class SseService {
    * @throws SseInvalidUserIdError when `userId` is not a valid id.
    */
   stream(userId: string, options: SseStreamOptions = {}): Observable<MessageEvent> {
-    return this.hub.streamOf(checkUserId(userId), options.lastEventId);
+    return openObservableStream(this.hub, checkUserId(userId), options.lastEventId);
   }
 
   /**
@@ -90,17 +94,17 @@ export class SseService {
    * @returns whether any connection was open.
    */
   disconnect(userId: string): Promise<boolean> {
-    return this.hub.broker.disconnect(checkUserId(userId));
+    return this.broker.disconnect(checkUserId(userId));
   }
 
   /** Whether the user has an open connection, on any instance. */
   isOnline(userId: string): Promise<boolean> {
-    return this.hub.broker.isOnline(checkUserId(userId));
+    return this.broker.isOnline(checkUserId(userId));
   }
 
   /** Users with an open connection, on any instance. */
   onlineUsers(): Promise<string[]> {
-    return this.hub.broker.onlineUsers();
+    return this.broker.onlineUsers();
   }
 
   /** Counts of this instance. */
@@ -124,8 +128,8 @@ export class SseService {
     if (to !== null && to.length === 0) {
       return Promise.resolve({ id: envelope.id, delivered: 0, stored: false });
     }
-    this.hub.messagesSent++;
-    return this.hub.broker
+    this.counters.messageSent();
+    return this.broker
       .publish(envelope)
       .then(({ delivered, stored }) => ({ id: envelope.id, delivered, stored }));
   }

@@ -1,4 +1,4 @@
 import { InMemorySseBroker } from './in-memory-sse.broker.js';
-import { describeSseBroker } from './sse-broker.test-suite.js';
+import { describeSseBroker } from '../../../../test/support/sse-broker.test-suite.js';
 
 describeSseBroker('InMemorySseBroker', { create: () => new InMemorySseBroker() });

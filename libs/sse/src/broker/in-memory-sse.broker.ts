@@ -12,7 +12,8 @@ const DISABLED: SseReplay = { events: [], gap: 'disabled' };
 
 /**
  * The default broker: one process, history in memory. Presence is this instance's own
- * connections.
+ * connections. Its history does not survive a restart: a client resuming from before this
+ * instance started gets `sse:gap` with reason `restarted`.
  */
 export class InMemorySseBroker implements SseBroker {
   private host: SseBrokerHost | undefined;
@@ -32,9 +33,10 @@ export class InMemorySseBroker implements SseBroker {
   }
 
   publish(message: SseEnvelope): Promise<SsePublishReceipt> {
-    const stored = this.history?.append(message) ?? false;
-    const delivered = this.requireHost().deliver(message);
-    return Promise.resolve({ delivered, stored });
+    const host = this.requireHost();
+    this.history?.append(message);
+    const delivered = host.deliver(message);
+    return Promise.resolve({ delivered, stored: this.history !== undefined });
   }
 
   replay(userId: string, lastEventId: string): SseReplay | Promise<SseReplay> {
@@ -66,11 +68,6 @@ export class InMemorySseBroker implements SseBroker {
     this.history = undefined;
     this.host = undefined;
     return Promise.resolve();
-  }
-
-  /** Kept events and users with a history, for diagnostics and tests. */
-  historyStats(): { users: number; events: number } {
-    return { users: this.history?.userCount ?? 0, events: this.history?.eventCount ?? 0 };
   }
 
   private requireHost(): SseBrokerHost {

@@ -1,39 +1,9 @@
 import type { LoggerService } from '@nestjs/common';
+import type { SseReplay } from '../history/sse-replay.js';
+import type { SseEnvelope } from '../wire/sse-envelope.js';
 
-/**
- * A message on its way through a broker: validated, serialised once, addressed to some
- * users or to everyone. Brokers carry it as it is; the instance turns it into a frame once.
- */
-export interface SseEnvelope {
-  /** The event's id, as clients see it. */
-  readonly id: string;
-  /**
-   * Ordering key: a uuid v7 taken when the message was accepted. Equal to `id` unless the
-   * caller gave its own id. Replay orders and resumes by it.
-   */
-  readonly seq: string;
-  /** The event's name; absent for a plain `message`. */
-  readonly event?: string;
-  /** The serialised data: a string as given, anything else as JSON text. */
-  readonly data: string;
-  /** Recipients' user ids; `null` for everyone (a broadcast). */
-  readonly to: readonly string[] | null;
-}
-
-/**
- * Why `sse:gap` is sent: the resume point is older than what is kept (`expired`), is not
- * an id the history knows (`unknown`), history is off (`disabled`), or the broker could not
- * be read (`unavailable`).
- */
-export type SseGapReason = 'expired' | 'unknown' | 'disabled' | 'unavailable';
-
-/** The answer to a replay: what the client missed, and whether some of it is gone. */
-export interface SseReplay {
-  /** Kept events after the resume point, in order, each once. */
-  readonly events: readonly SseEnvelope[];
-  /** Set when events may have been lost before these. */
-  readonly gap?: SseGapReason;
-}
+export type { SseGapReason, SseReplay } from '../history/sse-replay.js';
+export type { SseEnvelope } from '../wire/sse-envelope.js';
 
 /** What a broker reports of a published message. */
 export interface SsePublishReceipt {

@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { SseEnvelope } from '../broker/sse-broker.interface.js';
+import type { SseEnvelope } from '../wire/sse-envelope.js';
 import { MemorySseHistory } from './memory-sse-history.js';
 
 function message(to: string[] | null, data = 'x'): SseEnvelope {
@@ -66,7 +66,6 @@ describe('MemorySseHistory', () => {
     vi.advanceTimersByTime(1000);
     history.sweep();
     expect(history.userCount).toBe(0);
-    expect(history.eventCount).toBe(0);
     expect(history.replay('u', point).gap).toBe('expired');
   });
 
@@ -76,5 +75,17 @@ describe('MemorySseHistory', () => {
     const point = uuidv7();
     vi.advanceTimersByTime(500);
     expect(history.replay('quiet', point)).toEqual({ events: [] });
+  });
+
+  it('answers restarted, not expired, to a resume point from before it began, even when nothing was sent', () => {
+    const before = uuidv7();
+    vi.advanceTimersByTime(10);
+    history = new MemorySseHistory(10, 60_000);
+    expect(history.replay('u', before)).toEqual({ events: [], gap: 'restarted' });
+    const sent = message(['u'], 'after the restart');
+    history.append(sent);
+    expect(history.replay('u', before)).toEqual({ events: [sent], gap: 'restarted' });
+    const since = uuidv7();
+    expect(history.replay('u', since)).toEqual({ events: [] });
   });
 });

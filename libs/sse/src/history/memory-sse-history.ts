@@ -1,6 +1,7 @@
-import type { SseEnvelope, SseReplay } from '../broker/sse-broker.interface.js';
+import type { SseEnvelope } from '../wire/sse-envelope.js';
 import {
   planReplay,
+  type SseReplay,
   uuidV7Floor,
   type SseHistoryEntry,
   type SseHistorySource,
@@ -41,7 +42,8 @@ const EMPTY_RING = new SseEventRing();
  *
  * A user's ring that has emptied is kept as a marker of what it dropped for twice
  * `ttlMs`, so that a resume point placed by time still learns of a gap; past that horizon
- * (or before this process started) a resume point that is not found counts as a gap.
+ * a resume point that is not found counts as a gap (`expired`), and one from before this
+ * history began as `restarted`.
  */
 export class MemorySseHistory {
   private readonly users = new Map<string, SseEventRing>();
@@ -58,19 +60,18 @@ export class MemorySseHistory {
     this.sweeper.unref();
   }
 
-  /** Keeps a message for its recipients; says whether it was kept. */
-  append(envelope: SseEnvelope): boolean {
+  /** Keeps a message for its recipients. */
+  append(envelope: SseEnvelope): void {
     const entry: SseHistoryEntry = { envelope, at: Date.now() };
     if (envelope.to === null) {
       this.broadcasts.push(entry, this.size);
-      return true;
+      return;
     }
     for (const userId of envelope.to) {
       let ring = this.users.get(userId);
       if (ring === undefined) this.users.set(userId, (ring = new SseEventRing()));
       ring.push(entry, this.size);
     }
-    return true;
   }
 
   replay(userId: string, lastEventId: string): SseReplay {
@@ -79,23 +80,12 @@ export class MemorySseHistory {
     ring.prune(now - this.ttlMs);
     this.broadcasts.prune(now - this.ttlMs);
     const horizon = uuidV7Floor(now - 2 * this.ttlMs);
-    return planReplay(
-      lastEventId,
-      [ring, this.broadcasts],
-      horizon > this.startSeq ? horizon : this.startSeq,
-    );
+    return planReplay(lastEventId, [ring, this.broadcasts], horizon, this.startSeq);
   }
 
   /** Users with a ring (kept events, or the marker of dropped ones). */
   get userCount(): number {
     return this.users.size;
-  }
-
-  /** Events kept in all, broadcasts included. */
-  get eventCount(): number {
-    let n = this.broadcasts.entries.length;
-    for (const ring of this.users.values()) n += ring.entries.length;
-    return n;
   }
 
   sweep(now = Date.now()): void {

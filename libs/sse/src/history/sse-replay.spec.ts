@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import { describe, expect, it } from 'vitest';
-import type { SseEnvelope } from '../broker/sse-broker.interface.js';
+import type { SseEnvelope } from '../wire/sse-envelope.js';
 import {
   isUuidV7,
   planReplay,
@@ -76,6 +76,19 @@ describe('planReplay', () => {
       FAR_PAST,
     );
     expect(replay.gap).toBeUndefined();
+  });
+
+  it('reports restarted for a point older than the start of a history that does not survive restarts', () => {
+    const point = uuidv7();
+    const start = uuidV7Floor(Date.now() + 1000);
+    const after = entry();
+    expect(planReplay(point, [{ entries: [after] }], FAR_PAST, start)).toEqual({
+      events: [after.envelope],
+      gap: 'restarted',
+    });
+    expect(planReplay(after.envelope.id, [{ entries: [after] }], FAR_PAST, start)).toEqual({
+      events: [],
+    });
   });
 
   it('reports a gap for a point older than the horizon that it does not keep', () => {

@@ -1,4 +1,20 @@
-import type { SseEnvelope, SseReplay } from '../broker/sse-broker.interface.js';
+import type { SseEnvelope } from '../wire/sse-envelope.js';
+
+/**
+ * Why `sse:gap` is sent: the resume point is older than what is kept (`expired`), is not
+ * an id the history knows (`unknown`), history is off (`disabled`), the broker could not
+ * be read (`unavailable`), or the resume point is from before this instance started and
+ * its history did not survive the restart (`restarted`: the in-memory broker).
+ */
+export type SseGapReason = 'expired' | 'unknown' | 'disabled' | 'unavailable' | 'restarted';
+
+/** The answer to a replay: what the client missed, and whether some of it is gone. */
+export interface SseReplay {
+  /** Kept events after the resume point, in order, each once. */
+  readonly events: readonly SseEnvelope[];
+  /** Set when events may have been lost before these. */
+  readonly gap?: SseGapReason;
+}
 
 /** One event kept for replay. */
 export interface SseHistoryEntry {
@@ -43,12 +59,14 @@ export function uuidV7Floor(ms: number): string {
  * (such as the id of a connection's first event) is placed by time. Anything else is
  * `unknown`. Events after it are merged in `seq` order. A gap is reported when a source
  * dropped an event after the resume point, or when the point is older than `horizonSeq`,
- * before which this history cannot vouch for anything.
+ * before which this history cannot vouch for anything (`expired`); a point older than
+ * `startSeq`, where a history that does not survive restarts began, is `restarted`.
  */
 export function planReplay(
   lastEventId: string,
   sources: readonly SseHistorySource[],
   horizonSeq: string,
+  startSeq?: string,
 ): SseReplay {
   let cut: string | undefined;
   for (const source of sources) {
@@ -73,5 +91,8 @@ export function planReplay(
     }
   }
   if (sources.length > 1) after.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
+  if (!found && startSeq !== undefined && from < startSeq) {
+    return { events: after, gap: 'restarted' };
+  }
   return lost ? { events: after, gap: 'expired' } : { events: after };
 }

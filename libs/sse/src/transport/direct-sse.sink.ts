@@ -3,7 +3,7 @@ import { responseClosed } from './response-closed.js';
 import type { Writable } from 'node:stream';
 import { HEARTBEAT_TEXT, toChunk } from '../wire/sse-format.js';
 import type { SseFrame } from '../wire/sse-frame.js';
-import type { SseSink } from './sse-sink.interface.js';
+import type { SseSink } from '../hub/sse-sink.interface.js';
 
 const HEARTBEAT_BYTES = Buffer.from(HEARTBEAT_TEXT, 'latin1');
 const HEARTBEAT_CHUNK = toChunk(HEARTBEAT_BYTES);

@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import type { Subscriber } from 'rxjs';
 import { responseClosed } from './response-closed.js';
 import type { SseFrame } from '../wire/sse-frame.js';
-import type { SseSink } from './sse-sink.interface.js';
+import type { SseSink } from '../hub/sse-sink.interface.js';
 
 const HEARTBEAT: MessageEvent = { comment: '' };
 

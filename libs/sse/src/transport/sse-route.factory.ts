@@ -20,6 +20,7 @@ import { SSE_RESOLVED_OPTIONS } from '../sse.internal-constants.js';
 import type { SseResolvedOptions } from '../sse.options.js';
 import { openDirectStream } from './direct-sse.transport.js';
 import { boundPending } from './observable-pending.bound.js';
+import { openObservableStream } from './observable-sse.transport.js';
 import { answerClosing, closingMessage } from './sse-closing.answer.js';
 import { resolveRequestUser } from './sse-user.resolver.js';
 
@@ -123,7 +124,8 @@ export function createSseController(
         let slow = false;
         // NestJS drops a client whose queue passes its own bound by destroying the response;
         // a backed-up socket at that moment tells it from a client that left.
-        const stream = this.hub.streamOf(
+        const stream = openObservableStream(
+          this.hub,
           userId,
           lastEventIdOf(request),
           () => slow || socket.writableLength > 0,

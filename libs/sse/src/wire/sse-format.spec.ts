@@ -44,7 +44,13 @@ describe('toChunk', () => {
 
 describe('SseFrame', () => {
   it('serialises once and shares the result', () => {
-    const frame = new SseFrame('id-1', 'id-1', 'news', '{"a":1}');
+    const frame = SseFrame.message({
+      id: 'id-1',
+      seq: 'id-1',
+      event: 'news',
+      data: '{"a":1}',
+      to: null,
+    });
     expect(frame.bytes).toBe(frame.bytes);
     expect(frame.chunk).toBe(frame.chunk);
     expect(frame.message).toBe(frame.message);

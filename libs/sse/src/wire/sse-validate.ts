@@ -7,6 +7,7 @@ import {
   SseMessageTooLargeError,
 } from '../sse.errors.js';
 import { SSE_MAX_TOKEN_LENGTH } from '../sse.internal-constants.js';
+import { eventIdProblem } from './sse-event-id.js';
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -27,15 +28,11 @@ export function checkUserId(userId: unknown): string {
   return userId;
 }
 
-/** An event id a caller gives: 1 to 256 characters, no CR, LF or NUL. */
+/** An event id a caller gives: one that every client can send back (`eventIdProblem`). */
 export function checkEventId(id: unknown): string {
   if (typeof id !== 'string') throw new SseInvalidEventIdError(`got ${describe(id)}`);
-  if (id.length === 0) throw new SseInvalidEventIdError('it is empty');
-  if (id.length > SSE_MAX_TOKEN_LENGTH) {
-    throw new SseInvalidEventIdError(`it has ${id.length} characters`);
-  }
-  if (LINE_BREAK.test(id)) throw new SseInvalidEventIdError('it contains CR or LF');
-  if (id.includes('\u0000')) throw new SseInvalidEventIdError('it contains NUL');
+  const problem = eventIdProblem(id);
+  if (problem !== undefined) throw new SseInvalidEventIdError(problem);
   return id;
 }
 

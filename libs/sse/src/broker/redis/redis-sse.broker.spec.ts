@@ -9,10 +9,10 @@ import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisRequirement, TEST_REDIS_URL } from '../../../../../test/support/requirements.js';
 import { startApp } from '../../../../../test/support/app.js';
-import { RawSseClient } from '../../../../../test/support/sse-client.js';
+import { RawSseClient, receivedData } from '../../../../../test/support/sse-client.js';
 import { SseModule } from '../../sse.module.js';
 import { SseService } from '../../sse.service.js';
-import { describeSseBroker, receivedData } from '../sse-broker.test-suite.js';
+import { describeSseBroker } from '../../../../../test/support/sse-broker.test-suite.js';
 import { RedisSseBroker, RedisSseBrokerOptionsError } from '../../redis.js';
 
 const redis = await redisRequirement();

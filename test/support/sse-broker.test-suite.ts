@@ -1,13 +1,16 @@
 import { filter, firstValueFrom } from 'rxjs';
 import { v7 as uuidv7 } from 'uuid';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startApp, type TestApp } from '../../../../test/support/app.js';
-import { RawSseClient, type ParsedEvent } from '../../../../test/support/sse-client.js';
-import { SSE_CLOSE_EVENT, SSE_GAP_EVENT } from '../sse.constants.js';
-import { SseError } from '../sse.errors.js';
-import type { SseModuleOptions } from '../interfaces/sse-module-options.interface.js';
-import type { SseSendResult } from '../interfaces/sse-service.interface.js';
-import type { SseBroker } from './sse-broker.interface.js';
+import {
+  SSE_CLOSE_EVENT,
+  SSE_GAP_EVENT,
+  SseError,
+  type SseBroker,
+  type SseModuleOptions,
+  type SseSendResult,
+} from 'nestjs-sse-hub';
+import { startApp, type TestApp } from './app.js';
+import { RawSseClient, received, receivedData } from './sse-client.js';
 
 /** A broker implementation under test. */
 export interface SseBrokerSuiteTarget {
@@ -15,21 +18,6 @@ export interface SseBrokerSuiteTarget {
   create(): SseBroker;
   /** Runs after each test, once its application is closed (to delete its keys, say). */
   cleanup?(): Promise<void> | void;
-}
-
-/**
- * What an EventSource dispatches after the first event: events with data (not comments, not
- * the data-less frame that only sets `id` and `retry` as a stream ends).
- */
-export function received(client: RawSseClient): ParsedEvent[] {
-  return client.events.filter((event) => event.data !== undefined).slice(1);
-}
-
-/** Data of the received events that are messages (not `sse:*`). */
-export function receivedData(client: RawSseClient): (string | undefined)[] {
-  return received(client)
-    .filter((event) => !event.event?.startsWith('sse:'))
-    .map((event) => event.data);
 }
 
 /**

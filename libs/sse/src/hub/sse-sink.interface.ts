@@ -1,8 +1,9 @@
 import type { SseFrame } from '../wire/sse-frame.js';
 
 /**
- * How frames reach one client: the only part in which the two transports differ. Every
- * rule of the wire (first event, replay, heartbeat, timeout, close) is the hub's.
+ * How frames reach one client: the port through which the hub writes, and the only part in
+ * which the two transports differ (each implements it in `transport/`). Every rule of the
+ * wire (first event, replay, heartbeat, timeout, close) is the hub's and its connections'.
  */
 export interface SseSink {
   /** Writes one event. */

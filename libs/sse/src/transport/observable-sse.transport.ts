@@ -1,0 +1,30 @@
+import type { MessageEvent } from '@nestjs/common';
+import type { ServerResponse } from 'node:http';
+import { Observable } from 'rxjs';
+import type { SseHub } from '../hub/sse-hub.js';
+import { ObservableSseSink } from './observable-sse.sink.js';
+
+/**
+ * Opens a stream as an Observable of NestJS `MessageEvent`s, for an `@Sse()` handler: the
+ * hub opens it on subscribe, with an `ObservableSseSink`, and closes it on unsubscribe
+ * (reason `slow` when `isSlow` says so, else `client`).
+ *
+ * @param response the response NestJS writes to, when known (the ready route): shutdown
+ *   waits for it to be over.
+ */
+export function openObservableStream(
+  hub: SseHub,
+  userId: string,
+  lastEventId: string | null | undefined,
+  isSlow?: () => boolean,
+  response?: ServerResponse,
+): Observable<MessageEvent> {
+  return new Observable<MessageEvent>((subscriber) => {
+    const connection = hub.open(
+      userId,
+      lastEventId,
+      () => new ObservableSseSink(subscriber, response),
+    );
+    return () => hub.close(connection, isSlow?.() ? 'slow' : 'client');
+  });
+}
