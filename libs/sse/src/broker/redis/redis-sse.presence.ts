@@ -63,7 +63,7 @@ export class RedisSsePresence {
       await CLEAR_PRESENCE.run(
         this.client,
         [this.keys.instances, this.keys.counts, this.keys.instanceUsers(this.host.instanceId)],
-        [this.host.instanceId, this.keys.prefix, '0'],
+        [this.host.instanceId, '0', ...this.keys.userPresenceParts],
       );
       this.stale = false;
       this.dirty.clear();
@@ -109,7 +109,13 @@ export class RedisSsePresence {
     return HEARTBEAT.run(
       this.client,
       [this.keys.instances, this.keys.counts, this.keys.instanceUsers(this.host.instanceId)],
-      [this.host.instanceId, this.ttlMs, this.keys.prefix, this.setKeepMs],
+      [
+        this.host.instanceId,
+        this.ttlMs,
+        this.setKeepMs,
+        ...this.keys.instanceUsersParts,
+        ...this.keys.userPresenceParts,
+      ],
     );
   }
 
@@ -134,7 +140,7 @@ export class RedisSsePresence {
     await CLEAR_PRESENCE.run(
       this.client,
       [this.keys.instances, this.keys.counts, this.keys.instanceUsers(this.host.instanceId)],
-      [this.host.instanceId, this.keys.prefix, '1'],
+      [this.host.instanceId, '1', ...this.keys.userPresenceParts],
     ).catch((error: unknown) => this.onError('presence', error));
   }
 

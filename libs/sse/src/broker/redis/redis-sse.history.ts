@@ -1,0 +1,118 @@
+import type { Redis } from 'ioredis';
+import type { SseReplay } from '../sse-broker.interface.js';
+import {
+  planReplay,
+  uuidV7Floor,
+  type SseHistoryEntry,
+  type SseHistorySource,
+} from '../../history/sse-replay.js';
+import { decodeEntry } from './redis-sse.codec.js';
+import type { RedisSseKeys } from './redis-sse.keys.js';
+import type { RedisSseLedger } from './redis-sse.ledger.js';
+import { writeRefused } from './redis-sse.readiness.js';
+import { PREPARE_REPLAY } from './redis-sse.scripts.js';
+
+/** What a replay reads of Redis: each source's entries (XRANGE replies) and marker. */
+interface HistoryRead {
+  readonly own: unknown;
+  readonly ownDropped: unknown;
+  readonly all: unknown;
+  readonly allDropped: unknown;
+  readonly epoch: unknown;
+  /** The trim before the read was refused: the read holds what trimming lets go of. */
+  readonly untrimmed: boolean;
+}
+
+/**
+ * The history read of a replay: one MULTI that trims the user's and the broadcasts'
+ * history (the one part that writes), then reads both streams, their dropped markers and
+ * the epoch. When Redis refuses the trim (out of memory, a read-only replica), the reads
+ * still answer and the trim is done here, on what was read.
+ */
+export class RedisSseHistory {
+  constructor(
+    private readonly client: Redis,
+    private readonly keys: RedisSseKeys,
+    private readonly history: { readonly size: number; readonly ttlMs: number },
+    private readonly ledger: RedisSseLedger,
+  ) {}
+
+  /** The user's kept events after `lastEventId`, by `planReplay`; throws when Redis fails. */
+  async replay(userId: string, lastEventId: string): Promise<SseReplay> {
+    const read = await this.read(userId);
+    const { size, ttlMs } = this.history;
+    const now = Date.now();
+    const own = source(read.own, read.ownDropped, [userId], this.ledger.lostSeq(userId));
+    const all = source(read.all, read.allDropped, null, this.ledger.lostSeq(null));
+    const sources = read.untrimmed
+      ? [trimmed(own, size, now - ttlMs), trimmed(all, size, now - ttlMs)]
+      : [own, all];
+    const horizon = uuidV7Floor(now - 2 * ttlMs);
+    const epoch = typeof read.epoch === 'string' ? read.epoch : '';
+    return planReplay(lastEventId, sources, epoch > horizon ? epoch : horizon);
+  }
+
+  private async read(userId: string): Promise<HistoryRead> {
+    const { keys, history } = this;
+    const stream = keys.userStream(userId);
+    const dropped = keys.userDropped(userId);
+    const send = async (full: boolean): Promise<[Error | null, unknown][]> => {
+      const replies = await PREPARE_REPLAY.addTo(
+        this.client.multi(),
+        [stream, dropped, keys.broadcastStream, keys.broadcastDropped, keys.epoch],
+        [history.ttlMs, 2 * history.ttlMs, uuidV7Floor(Date.now()), history.size],
+        full,
+      )
+        .get(dropped)
+        .get(keys.broadcastDropped)
+        .get(keys.epoch)
+        .xrange(stream, '-', '+')
+        .xrange(keys.broadcastStream, '-', '+')
+        .exec();
+      if (replies === null) throw new Error('the history read was aborted');
+      return replies;
+    };
+    let replies = await send(false);
+    if (replies[0][0]?.message.startsWith('NOSCRIPT')) replies = await send(true);
+    const [prepared, ...reads] = replies;
+    if (prepared[0] !== null && !writeRefused(prepared[0])) throw prepared[0];
+    for (const [error] of reads) if (error !== null) throw error;
+    const [[, ownDropped], [, allDropped], [, epoch], [, own], [, all]] = reads;
+    return { own, ownDropped, all, allDropped, epoch, untrimmed: prepared[0] !== null };
+  }
+}
+
+/**
+ * A history source out of an XRANGE reply (`[[id, ['m', entry]], ...]`), its marker and
+ * what the ledger knows was lost, whichever is newer.
+ */
+function source(
+  range: unknown,
+  dropped: unknown,
+  to: readonly string[] | null,
+  lost: string | undefined,
+): SseHistorySource {
+  const entries: SseHistoryEntry[] = [];
+  if (Array.isArray(range)) {
+    for (const item of range as unknown[]) {
+      if (!Array.isArray(item) || !Array.isArray(item[1])) continue;
+      const envelope = decodeEntry(String(item[1][1]), to);
+      if (envelope !== undefined) entries.push({ envelope, at: parseInt(String(item[0]), 10) });
+    }
+  }
+  let droppedSeq = typeof dropped === 'string' && dropped !== '' ? dropped : undefined;
+  if (lost !== undefined && (droppedSeq === undefined || lost > droppedSeq)) droppedSeq = lost;
+  return droppedSeq === undefined ? { entries } : { entries, droppedSeq };
+}
+
+/** What the trim would have kept: the newest `size` entries kept since `since`. */
+function trimmed(source: SseHistorySource, size: number, since: number): SseHistorySource {
+  let first = Math.max(0, source.entries.length - size);
+  while (first < source.entries.length && source.entries[first].at < since) first++;
+  if (first === 0) return source;
+  let droppedSeq = source.entries[first - 1].envelope.seq;
+  if (source.droppedSeq !== undefined && source.droppedSeq > droppedSeq) {
+    droppedSeq = source.droppedSeq;
+  }
+  return { entries: source.entries.slice(first), droppedSeq };
+}
