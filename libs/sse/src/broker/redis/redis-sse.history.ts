@@ -24,9 +24,9 @@ interface HistoryRead {
 }
 
 /**
- * The history read of a replay: one MULTI that trims the user's and the broadcasts'
- * history (the one part that writes), then reads both streams, their dropped markers and
- * the epoch. When Redis refuses the trim (out of memory, a read-only replica), the reads
+ * The history read of a replay: a script that trims the user's and the broadcasts'
+ * history (the one part that writes), then a MULTI that reads both streams, their dropped
+ * markers and the epoch. When Redis refuses the trim (out of memory, a read-only replica), the reads
  * still answer and the trim is done here, on what was read.
  */
 export class RedisSseHistory {
@@ -52,33 +52,38 @@ export class RedisSseHistory {
     return planReplay(lastEventId, sources, epoch > horizon ? epoch : horizon);
   }
 
+  /**
+   * Sends the trim and the read together (one round trip, run in that order), apart: a
+   * MULTI that holds a script is refused whole when Redis is out of memory.
+   */
   private async read(userId: string): Promise<HistoryRead> {
     const { keys, history } = this;
     const stream = keys.userStream(userId);
     const dropped = keys.userDropped(userId);
-    const send = async (full: boolean): Promise<[Error | null, unknown][]> => {
-      const replies = await PREPARE_REPLAY.addTo(
-        this.client.multi(),
-        [stream, dropped, keys.broadcastStream, keys.broadcastDropped, keys.epoch],
-        [history.ttlMs, 2 * history.ttlMs, uuidV7Floor(Date.now()), history.size],
-        full,
-      )
-        .get(dropped)
-        .get(keys.broadcastDropped)
-        .get(keys.epoch)
-        .xrange(stream, '-', '+')
-        .xrange(keys.broadcastStream, '-', '+')
-        .exec();
-      if (replies === null) throw new Error('the history read was aborted');
-      return replies;
-    };
-    let replies = await send(false);
-    if (replies[0][0]?.message.startsWith('NOSCRIPT')) replies = await send(true);
-    const [prepared, ...reads] = replies;
-    if (prepared[0] !== null && !writeRefused(prepared[0])) throw prepared[0];
-    for (const [error] of reads) if (error !== null) throw error;
-    const [[, ownDropped], [, allDropped], [, epoch], [, own], [, all]] = reads;
-    return { own, ownDropped, all, allDropped, epoch, untrimmed: prepared[0] !== null };
+    const prepared = PREPARE_REPLAY.run(
+      this.client,
+      [stream, dropped, keys.broadcastStream, keys.broadcastDropped, keys.epoch],
+      [history.ttlMs, 2 * history.ttlMs, uuidV7Floor(Date.now()), history.size],
+    ).then(
+      () => false,
+      (error: unknown) => {
+        if (writeRefused(error)) return true;
+        throw error;
+      },
+    );
+    const reads = this.client
+      .multi()
+      .get(dropped)
+      .get(keys.broadcastDropped)
+      .get(keys.epoch)
+      .xrange(stream, '-', '+')
+      .xrange(keys.broadcastStream, '-', '+')
+      .exec();
+    const [untrimmed, replies] = await Promise.all([prepared, reads]);
+    if (replies === null) throw new Error('the history read was aborted');
+    for (const [error] of replies) if (error !== null) throw error;
+    const [[, ownDropped], [, allDropped], [, epoch], [, own], [, all]] = replies;
+    return { own, ownDropped, all, allDropped, epoch, untrimmed };
   }
 }
 

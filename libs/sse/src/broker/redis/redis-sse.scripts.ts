@@ -151,8 +151,8 @@ return delivered
  * Redis that refuses writes (out of memory, a read-only replica) can still be read. KEYS:
  * the user's stream and marker, the broadcasts' stream and marker, epoch. ARGV: ttl ms,
  * keep ms, epoch to set if there is none, size. Lets go of entries older than ttl and of
- * those past size, remembering them as dropped. Run in one MULTI with the reads that
- * follow it: Redis sends stream entries as they are, faster than Lua would.
+ * those past size, remembering them as dropped. Sent just before the MULTI that reads:
+ * Redis sends stream entries as they are, faster than Lua would.
  */
 export const PREPARE_REPLAY = new RedisSseScript(`${COMMON}
 local cutoff = int(now_ms() - tonumber(ARGV[1]))
