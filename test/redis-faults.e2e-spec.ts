@@ -191,6 +191,12 @@ describe.skipIf(!binary.available)('the Redis broker when Redis fails', () => {
     const [a, b] = [await instance(server.url), await instance(server.url)];
     const alice = await connect(a, 'alice');
     const bob = await connect(b, 'bob');
+    // `delivered` counts what presence in Redis says: an instance that took longer than
+    // `commandTimeoutMs` to reach Redis at start writes its presence once it has.
+    await eventually(
+      async () => (await a.sse.isOnline('bob')) && (await listening(server!.url, 'bob')),
+      'b has written its presence',
+    );
     const before = await a.sse.send('bob', 'before');
     expect(before).toMatchObject({ delivered: 1, stored: true });
     await bob.waitFor((c) => receivedData(c).length >= 1);
