@@ -271,6 +271,9 @@ describe.skipIf(!binary.available)('the Redis broker when Redis fails', () => {
     for (const client of clients.splice(0)) client.close();
     await apps.splice(0)[0].close();
     await new Promise((resolve) => setImmediate(resolve));
-    expect(handles()).toEqual(before);
+    // A timer of the test runner's own may expire meanwhile: none may be added.
+    const after = handles();
+    expect(after.sockets).toBe(before.sockets);
+    expect(after.timers).toBeLessThanOrEqual(before.timers);
   });
 });
