@@ -71,15 +71,27 @@ export class RedisSseHistory {
         throw error;
       },
     );
-    const reads = this.client
-      .multi()
-      .get(dropped)
-      .get(keys.broadcastDropped)
-      .get(keys.epoch)
-      .xrange(stream, '-', '+')
-      .xrange(keys.broadcastStream, '-', '+')
-      .exec();
-    const [untrimmed, replies] = await Promise.all([prepared, reads]);
+    const reads = (atomic: boolean) =>
+      (atomic ? this.client.multi() : this.client.pipeline())
+        .get(dropped)
+        .get(keys.broadcastDropped)
+        .get(keys.epoch)
+        .xrange(stream, '-', '+')
+        .xrange(keys.broadcastStream, '-', '+')
+        .exec();
+    type Replies = [Error | null, unknown][] | null;
+    const atomically = reads(true).then(
+      (replies): Replies | Error => replies,
+      (error: unknown): Replies | Error =>
+        error instanceof Error ? error : new Error(String(error)),
+    );
+    const untrimmed = await prepared;
+    let replies = await atomically;
+    // Out of memory, Redis refuses a whole MULTI; as it refuses every write too, nothing
+    // changes between reads sent one after the other.
+    const failed = replies instanceof Error || replies?.some(([error]) => error !== null);
+    if (untrimmed && failed) replies = await reads(false);
+    if (replies instanceof Error) throw replies;
     if (replies === null) throw new Error('the history read was aborted');
     for (const [error] of replies) if (error !== null) throw error;
     const [[, ownDropped], [, allDropped], [, epoch], [, own], [, all]] = replies;

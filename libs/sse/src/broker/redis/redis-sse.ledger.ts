@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { SseEnvelope } from '../sse-broker.interface.js';
 import { encodeLost, type RedisSseLostEvents } from './redis-sse.codec.js';
 import type { RedisSseKeys } from './redis-sse.keys.js';
+import type { RedisSsePublisher } from './redis-sse.publisher.js';
 import { MARK_DROPPED } from './redis-sse.scripts.js';
 
 // Users whose lost events are remembered one by one; past it, a lost event counts as lost
@@ -45,6 +46,7 @@ export class RedisSseLedger {
   constructor(
     private readonly client: Redis,
     private readonly keys: RedisSseKeys,
+    private readonly publisher: RedisSsePublisher,
     private readonly instanceId: string,
     private readonly history: { readonly size: number; readonly ttlMs: number },
     private readonly onError: (what: string, error: unknown) => void,
@@ -97,12 +99,14 @@ export class RedisSseLedger {
   }
 
   private async write(): Promise<void> {
-    const sure = [...this.unmarked].filter(([, lost]) => lost.sure && !lost.announced);
-    await this.announce(sure);
     if (this.history.size === 0) {
-      for (const [recipient, lost] of sure) this.settle(recipient, lost);
+      // Nothing is kept, so nothing to look for or to mark: the others only reconnect.
+      const all = [...this.unmarked];
+      await this.announce(all.filter(([, lost]) => !lost.announced));
+      for (const [recipient, lost] of all) if (lost.announced) this.settle(recipient, lost);
       return;
     }
+    await this.announce([...this.unmarked].filter(([, lost]) => lost.sure && !lost.announced));
     const pending = [...this.unmarked];
     for (let i = 0; i < pending.length; i += MARKERS_PER_SCRIPT) {
       const chunk = pending.slice(i, i + MARKERS_PER_SCRIPT);

@@ -62,6 +62,11 @@ export class RedisSsePublisher {
       return surelyNotRun(error) ? 'lost' : 'unsure';
     }
   }
+
+  /** A plain PUBLISH to every instance: needs no memory of Redis and works on a replica. */
+  tellAll(payload: string): Promise<unknown> {
+    return this.client.publish(this.keys.broadcastChannel, payload);
+  }
 }
 
 /**

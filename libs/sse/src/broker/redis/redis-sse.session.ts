@@ -38,7 +38,8 @@ export function openRedisSseSession(
     clientDatabase(commands),
   );
   const { instanceId, history } = host;
-  const ledger = new RedisSseLedger(commands, keys, instanceId, history, report);
+  const publisher = new RedisSsePublisher(commands, keys, instanceId, history, report);
+  const ledger = new RedisSseLedger(commands, keys, publisher, instanceId, history, report);
   return {
     host,
     commands,
@@ -53,7 +54,7 @@ export function openRedisSseSession(
       options.presenceHeartbeatMs,
       report,
     ),
-    publisher: new RedisSsePublisher(commands, keys, instanceId, history, report),
+    publisher,
     ledger,
     history: new RedisSseHistory(commands, keys, history, ledger),
   };
