@@ -7,7 +7,7 @@ import type {
 } from '../sse-broker.interface.js';
 import { uuidV7Floor } from '../../history/sse-replay.js';
 import { SseError } from '../../sse.errors.js';
-import { decodeEntry, decodeSignal, encodeDisconnect } from './redis-sse.codec.js';
+import { decodeEntry, decodeSignal } from './redis-sse.codec.js';
 import { closeRedisConnection, firstOutcome } from './redis-sse.connection.js';
 import {
   resolveRedisSseOptions,
@@ -15,12 +15,7 @@ import {
   type RedisSseResolvedOptions,
 } from './redis-sse.options.js';
 import { RedisSseReadiness, whenReady } from './redis-sse.readiness.js';
-import {
-  ALL_SCRIPTS,
-  REMOTE_CONNECTIONS,
-  REMOTE_USERS,
-  type RedisSseScript,
-} from './redis-sse.scripts.js';
+import { ALL_SCRIPTS } from './redis-sse.scripts.js';
 import { openRedisSseSession, type RedisSseSession } from './redis-sse.session.js';
 
 const DISABLED: SseReplay = { events: [], gap: 'disabled' };
@@ -32,10 +27,12 @@ const UNAVAILABLE: SseReplay = { events: [], gap: 'unavailable' };
  * reconnects to another instance replays what it missed; `isOnline`, `onlineUsers` and
  * `delivered` count every live instance.
  *
- * When Redis is out of reach, each instance keeps serving its own connections: a message
- * reaches this instance's connections only, and its receipt says so (`stored: false`, the
- * local `delivered`); presence answers for this instance. The broker reconnects by itself
- * and takes up where it was. See docs/scaling.md for the design and its costs.
+ * When Redis is out of reach or refuses writes, each instance keeps serving its own
+ * connections: a message reaches this instance's connections only, and its receipt says so
+ * (`stored: false`, the local `delivered`); the other instances are told, so that their
+ * clients replay and get `sse:gap`; presence answers for this instance. The broker
+ * reconnects by itself and takes up where it was. See docs/scaling.md for the design and
+ * its costs.
  *
  * @example
  * ```ts
@@ -220,38 +217,23 @@ export class RedisSseBroker implements SseBroker {
 
   /** Ends the user's connections here and tells the other instances to end theirs. */
   async disconnect(userId: string): Promise<boolean> {
-    const { host, keys } = this.requireSession();
+    const { host, presence } = this.requireSession();
     const local = host.disconnectLocal(userId);
-    const remote = await this.query(
-      REMOTE_CONNECTIONS,
-      [keys.instances, keys.userPresence(userId)],
-      [host.instanceId, keys.userChannel(userId), encodeDisconnect(host.instanceId)],
-    );
-    return local > 0 || Number(remote ?? 0) > 0;
+    return (await presence.remoteConnections(userId, true)) > 0 || local > 0;
   }
 
   /** Whether the user has a connection here or on another live instance. */
   async isOnline(userId: string): Promise<boolean> {
-    const { host, keys } = this.requireSession();
+    const { host, presence } = this.requireSession();
     if (host.localConnections(userId) > 0) return true;
-    const remote = await this.query(
-      REMOTE_CONNECTIONS,
-      [keys.instances, keys.userPresence(userId)],
-      [host.instanceId],
-    );
-    return Number(remote ?? 0) > 0;
+    return (await presence.remoteConnections(userId, false)) > 0;
   }
 
   /** Users with a connection here or on another live instance: this instance's first. */
   async onlineUsers(): Promise<string[]> {
-    const { host, keys } = this.requireSession();
+    const { host, presence } = this.requireSession();
     const users = new Set(host.localUsers());
-    const remote = await this.query(
-      REMOTE_USERS,
-      [keys.instances],
-      [host.instanceId, ...keys.instanceUsersParts],
-    );
-    if (Array.isArray(remote)) for (const userId of remote) users.add(String(userId));
+    for (const userId of await presence.remoteUsers()) users.add(userId);
     return [...users];
   }
 
@@ -271,22 +253,6 @@ export class RedisSseBroker implements SseBroker {
       closeRedisConnection(session.events, this.options.commandTimeoutMs),
     ]);
     this.session = undefined;
-  }
-
-  /** Runs a read-mostly script; `undefined` when Redis does not answer. */
-  private async query(
-    script: RedisSseScript,
-    keys: readonly string[],
-    args: readonly (string | number)[],
-  ): Promise<unknown> {
-    const { commands } = this.requireSession();
-    if (commands.status !== 'ready') return undefined;
-    try {
-      return await script.run(commands, keys, args);
-    } catch (error) {
-      this.readiness.report('query', error);
-      return undefined;
-    }
   }
 
   private requireSession(): RedisSseSession {

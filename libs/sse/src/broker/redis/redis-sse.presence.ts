@@ -1,7 +1,15 @@
 import type { Redis } from 'ioredis';
 import type { SseBrokerHost } from '../sse-broker.interface.js';
 import type { RedisSseKeys } from './redis-sse.keys.js';
-import { CLEAR_PRESENCE, HEARTBEAT, WRITE_PRESENCE } from './redis-sse.scripts.js';
+import { encodeDisconnect } from './redis-sse.codec.js';
+import {
+  CLEAR_PRESENCE,
+  HEARTBEAT,
+  REMOTE_CONNECTIONS,
+  REMOTE_USERS,
+  WRITE_PRESENCE,
+  type RedisSseScript,
+} from './redis-sse.scripts.js';
 
 // Users per presence write, when all of them are written again.
 const CHUNK = 1000;
@@ -130,6 +138,41 @@ export class RedisSsePresence {
       if ((await this.heartbeat()) === 1) await this.rewrite();
     } catch (error) {
       this.onError('heartbeat', error);
+    }
+  }
+
+  /**
+   * The user's connections on other live instances (0 when Redis does not answer); with
+   * `end`, tells those instances to end them.
+   */
+  async remoteConnections(userId: string, end: boolean): Promise<number> {
+    const { keys, host } = this;
+    const args = [host.instanceId];
+    if (end) args.push(keys.userChannel(userId), encodeDisconnect(host.instanceId));
+    const keysOf = [keys.instances, keys.userPresence(userId)];
+    return Number((await this.query(REMOTE_CONNECTIONS, keysOf, args)) ?? 0);
+  }
+
+  /** Users with a connection on other live instances (none when Redis does not answer). */
+  async remoteUsers(): Promise<string[]> {
+    const { keys, host } = this;
+    const args = [host.instanceId, ...keys.instanceUsersParts];
+    const users = await this.query(REMOTE_USERS, [keys.instances], args);
+    return Array.isArray(users) ? users.map(String) : [];
+  }
+
+  /** Runs a read-mostly script; `undefined` when Redis does not answer. */
+  private async query(
+    script: RedisSseScript,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
+    if (this.client.status !== 'ready') return undefined;
+    try {
+      return await script.run(this.client, keys, args);
+    } catch (error) {
+      this.onError('query', error);
+      return undefined;
     }
   }
 
