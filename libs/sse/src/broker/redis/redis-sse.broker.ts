@@ -150,6 +150,7 @@ export class RedisSseBroker implements SseBroker {
   }
 
   private deliverSignal(session: RedisSseSession, channel: string, payload: string): void {
+    const { host } = session;
     const userId = session.keys.userOfChannel(channel);
     if (userId === undefined) return;
     const signal = decodeSignal(payload);
@@ -163,7 +164,12 @@ export class RedisSseBroker implements SseBroker {
         // Live events of this instance's clients may be among them: they reconnect and
         // replay, which reports the gap.
         session.ledger.heard(signal.lost);
-        session.host.reconnectLocal();
+        if (
+          signal.lost.all !== undefined ||
+          signal.lost.users.some(([u]) => host.localConnections(u) > 0)
+        ) {
+          host.reconnectLocal();
+        }
         return;
       case 'message': {
         const message = decodeEntry(payload, userId === null ? null : [userId], signal.entry);
