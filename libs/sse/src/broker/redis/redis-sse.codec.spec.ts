@@ -6,6 +6,7 @@ import {
   decodeSignal,
   encodeDisconnect,
   encodeEntry,
+  encodeLost,
   messageHead,
 } from './redis-sse.codec.js';
 
@@ -41,5 +42,21 @@ describe('the Redis entry codec', () => {
     expect(decodeSignal(encodeDisconnect(origin))).toEqual({ kind: 'disconnect', origin });
     expect(decodeSignal('?what')).toBeUndefined();
     expect(decodeEntry('not an entry', null)).toBeUndefined();
+  });
+
+  it('reads back news of lost events, for everyone and per user', () => {
+    const origin = uuidv7();
+    const lost = {
+      all: uuidv7(),
+      users: [['alice', uuidv7()] as const, ['b ob', uuidv7()] as const],
+    };
+    expect(decodeSignal(encodeLost(origin, lost))).toEqual({ kind: 'lost', origin, lost });
+    const usersOnly = { users: [['alice', uuidv7()] as const] };
+    expect(decodeSignal(encodeLost(origin, usersOnly))).toEqual({
+      kind: 'lost',
+      origin,
+      lost: usersOnly,
+    });
+    expect(decodeSignal(`l${origin}`)).toBeUndefined();
   });
 });

@@ -27,15 +27,28 @@ export function decodeEntry(
   return { id, seq, event, data: entry.slice(c + 1), to };
 }
 
-/** A pub/sub message, read: a message (`m<origin>\n<entry>`) or a disconnect (`x<origin>`). */
+/** Events an instance sent but Redis did not take: the newest seq per user, or of everyone. */
+export interface RedisSseLostEvents {
+  /** Newest lost seq of a broadcast (or of users past the ledger's bound): lost for everyone. */
+  readonly all?: string;
+  /** Newest lost seq per user. */
+  readonly users: readonly (readonly [userId: string, seq: string])[];
+}
+
+/**
+ * A pub/sub message, read: a message (`m<origin>\n<entry>`), a disconnect (`x<origin>`), or
+ * news of events that Redis did not take (`l<origin>\n<all seq>\n<user>\n<seq>...`).
+ */
 export type RedisSseSignal =
   | { readonly kind: 'message'; readonly origin: string; readonly entry: number }
-  | { readonly kind: 'disconnect'; readonly origin: string };
+  | { readonly kind: 'disconnect'; readonly origin: string }
+  | { readonly kind: 'lost'; readonly origin: string; readonly lost: RedisSseLostEvents };
 
 /** Reads the head of a pub/sub message; `entry` is where a message's entry starts. */
 export function decodeSignal(payload: string): RedisSseSignal | undefined {
   const kind = payload.charAt(0);
   if (kind === 'x') return { kind: 'disconnect', origin: payload.slice(1) };
+  if (kind === 'l') return decodeLost(payload);
   if (kind !== 'm') return undefined;
   const end = payload.indexOf('\n');
   if (end === -1) return undefined;
@@ -50,4 +63,23 @@ export function messageHead(origin: string): string {
 /** The control message that ends a user's connections on the other instances. */
 export function encodeDisconnect(origin: string): string {
   return `x${origin}`;
+}
+
+/**
+ * News of events that Redis did not take, for the other instances: user ids hold no
+ * control character (`send` refuses them), so lines separate the fields.
+ */
+export function encodeLost(origin: string, lost: RedisSseLostEvents): string {
+  let payload = `l${origin}\n${lost.all ?? ''}`;
+  for (const [userId, seq] of lost.users) payload += `\n${userId}\n${seq}`;
+  return payload;
+}
+
+function decodeLost(payload: string): RedisSseSignal | undefined {
+  const lines = payload.slice(1).split('\n');
+  if (lines.length < 2 || lines.length % 2 !== 0) return undefined;
+  const users: [string, string][] = [];
+  for (let i = 2; i < lines.length; i += 2) users.push([lines[i], lines[i + 1]]);
+  const lost: RedisSseLostEvents = lines[1] === '' ? { users } : { all: lines[1], users };
+  return { kind: 'lost', origin: lines[0], lost };
 }

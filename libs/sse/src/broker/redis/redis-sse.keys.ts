@@ -27,6 +27,13 @@ export class RedisSseKeys {
   readonly broadcastChannel: string;
   /** What every user channel starts with. */
   readonly userChannelStart: string;
+  /**
+   * A user's presence hash is `start + userId + end`: the scripts that walk many users
+   * build it from these two, given as arguments.
+   */
+  readonly userPresenceParts: readonly [start: string, end: string];
+  /** An instance's user set is `start + instanceId + end`, for the scripts likewise. */
+  readonly instanceUsersParts: readonly [start: string, end: string];
 
   constructor(
     /** The prefix of keys. */
@@ -41,6 +48,8 @@ export class RedisSseKeys {
     this.broadcastDropped = `${prefix}b:d`;
     this.broadcastChannel = `${channels}b`;
     this.userChannelStart = `${channels}u:{`;
+    this.userPresenceParts = [`${prefix}u:{`, '}:p'];
+    this.instanceUsersParts = [`${prefix}i:`, ':u'];
   }
 
   userStream(userId: string): string {
@@ -52,7 +61,7 @@ export class RedisSseKeys {
   }
 
   userPresence(userId: string): string {
-    return `${this.prefix}u:{${userId}}:p`;
+    return this.userPresenceParts[0] + userId + this.userPresenceParts[1];
   }
 
   userChannel(userId: string): string {
@@ -60,7 +69,7 @@ export class RedisSseKeys {
   }
 
   instanceUsers(instanceId: string): string {
-    return `${this.prefix}i:${instanceId}:u`;
+    return this.instanceUsersParts[0] + instanceId + this.instanceUsersParts[1];
   }
 
   /** The user a channel is for; `null` for the broadcast channel; `undefined` if neither. */

@@ -1,7 +1,15 @@
 import type { Redis } from 'ioredis';
 import type { SseBrokerHost } from '../sse-broker.interface.js';
 import type { RedisSseKeys } from './redis-sse.keys.js';
-import { CLEAR_PRESENCE, HEARTBEAT, WRITE_PRESENCE } from './redis-sse.scripts.js';
+import { encodeDisconnect } from './redis-sse.codec.js';
+import {
+  CLEAR_PRESENCE,
+  HEARTBEAT,
+  REMOTE_CONNECTIONS,
+  REMOTE_USERS,
+  WRITE_PRESENCE,
+  type RedisSseScript,
+} from './redis-sse.scripts.js';
 
 // Users per presence write, when all of them are written again.
 const CHUNK = 1000;
@@ -63,7 +71,7 @@ export class RedisSsePresence {
       await CLEAR_PRESENCE.run(
         this.client,
         [this.keys.instances, this.keys.counts, this.keys.instanceUsers(this.host.instanceId)],
-        [this.host.instanceId, this.keys.prefix, '0'],
+        [this.host.instanceId, '0', ...this.keys.userPresenceParts],
       );
       this.stale = false;
       this.dirty.clear();
@@ -109,7 +117,13 @@ export class RedisSsePresence {
     return HEARTBEAT.run(
       this.client,
       [this.keys.instances, this.keys.counts, this.keys.instanceUsers(this.host.instanceId)],
-      [this.host.instanceId, this.ttlMs, this.keys.prefix, this.setKeepMs],
+      [
+        this.host.instanceId,
+        this.ttlMs,
+        this.setKeepMs,
+        ...this.keys.instanceUsersParts,
+        ...this.keys.userPresenceParts,
+      ],
     );
   }
 
@@ -127,6 +141,41 @@ export class RedisSsePresence {
     }
   }
 
+  /**
+   * The user's connections on other live instances (0 when Redis does not answer); with
+   * `end`, tells those instances to end them.
+   */
+  async remoteConnections(userId: string, end: boolean): Promise<number> {
+    const { keys, host } = this;
+    const args = [host.instanceId];
+    if (end) args.push(keys.userChannel(userId), encodeDisconnect(host.instanceId));
+    const keysOf = [keys.instances, keys.userPresence(userId)];
+    return Number((await this.query(REMOTE_CONNECTIONS, keysOf, args)) ?? 0);
+  }
+
+  /** Users with a connection on other live instances (none when Redis does not answer). */
+  async remoteUsers(): Promise<string[]> {
+    const { keys, host } = this;
+    const args = [host.instanceId, ...keys.instanceUsersParts];
+    const users = await this.query(REMOTE_USERS, [keys.instances], args);
+    return Array.isArray(users) ? users.map(String) : [];
+  }
+
+  /** Runs a read-mostly script; `undefined` when Redis does not answer. */
+  private async query(
+    script: RedisSseScript,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
+    if (this.client.status !== 'ready') return undefined;
+    try {
+      return await script.run(this.client, keys, args);
+    } catch (error) {
+      this.onError('query', error);
+      return undefined;
+    }
+  }
+
   /** Leaves the cluster's presence (at shutdown), as far as Redis answers. */
   async leave(): Promise<void> {
     this.stop();
@@ -134,7 +183,7 @@ export class RedisSsePresence {
     await CLEAR_PRESENCE.run(
       this.client,
       [this.keys.instances, this.keys.counts, this.keys.instanceUsers(this.host.instanceId)],
-      [this.host.instanceId, this.keys.prefix, '1'],
+      [this.host.instanceId, '1', ...this.keys.userPresenceParts],
     ).catch((error: unknown) => this.onError('presence', error));
   }
 

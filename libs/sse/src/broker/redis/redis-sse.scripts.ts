@@ -105,35 +105,35 @@ end
 
 /**
  * A message for some users. KEYS: instances, then per user its stream, dropped marker and
- * presence. ARGV: origin, entry, size, slack, keep ms, then per user its channel. Keeps the
- * entry in each user's stream (trimmed to `size`, the newest dropped seq remembered), counts the
- * user's connections on other live instances and publishes on the user's channel, all at
- * once: a replay reads either before all of it or after.
+ * presence. ARGV: origin, message head, entry, size, slack, keep ms, then per user its
+ * channel. Keeps the entry in each user's stream (trimmed to `size`, the newest dropped seq
+ * remembered), counts the user's connections on other live instances and publishes head and
+ * entry on the user's channel, all at once: a replay reads either before all of it or after.
  */
 export const PUBLISH_TO_USERS = new RedisSseScript(`${COMMON}
 local now = now_ms()
-local origin, entry = ARGV[1], ARGV[2]
-local size, slack, keep_ms = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local payload = 'm' .. origin .. '\\n' .. entry
+local origin, entry = ARGV[1], ARGV[3]
+local size, slack, keep_ms = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local payload = ARGV[2] .. entry
 local delivered = 0
 for i = 0, (#KEYS - 1) / 3 - 1 do
   local k = 1 + i * 3
   if size > 0 then keep(KEYS[k + 1], KEYS[k + 2], entry, size, slack, keep_ms) end
   delivered = delivered + remote(KEYS[1], KEYS[k + 3], origin, now)
-  redis.call('PUBLISH', ARGV[6 + i], payload)
+  redis.call('PUBLISH', ARGV[7 + i], payload)
 end
 return delivered
 `);
 
 /**
  * A broadcast. KEYS: instances, counts, broadcast stream, its dropped marker. ARGV: origin,
- * entry, size, slack, keep ms, broadcast channel. Returns the connections of other live
- * instances.
+ * message head, entry, size, slack, keep ms, broadcast channel. Returns the connections of
+ * other live instances.
  */
 export const PUBLISH_TO_ALL = new RedisSseScript(`${COMMON}
 local now = now_ms()
-local origin, entry = ARGV[1], ARGV[2]
-local size, slack, keep_ms = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local origin, entry = ARGV[1], ARGV[3]
+local size, slack, keep_ms = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 if size > 0 then keep(KEYS[3], KEYS[4], entry, size, slack, keep_ms) end
 local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. int(now), '+inf')
 local delivered = 0
@@ -142,16 +142,17 @@ for i = 1, #live do
     delivered = delivered + (tonumber(redis.call('HGET', KEYS[2], live[i])) or 0)
   end
 end
-redis.call('PUBLISH', ARGV[6], 'm' .. origin .. '\\n' .. entry)
+redis.call('PUBLISH', ARGV[7], ARGV[2] .. entry)
 return delivered
 `);
 
 /**
- * Readies a user's history for a replay. KEYS: the user's stream and marker, the
- * broadcasts' stream and marker, epoch. ARGV: ttl ms, keep ms, epoch to set if there is
- * none, size. Lets go of entries older than ttl and of those past size (remembering them
- * as dropped); returns both markers and the epoch. Run in one MULTI with the two XRANGEs
- * that read the streams: Redis sends their entries as they are, faster than Lua would.
+ * Readies a user's history for a replay: the only part of a replay that writes, so that a
+ * Redis that refuses writes (out of memory, a read-only replica) can still be read. KEYS:
+ * the user's stream and marker, the broadcasts' stream and marker, epoch. ARGV: ttl ms,
+ * keep ms, epoch to set if there is none, size. Lets go of entries older than ttl and of
+ * those past size, remembering them as dropped. Sent just before the MULTI that reads:
+ * Redis sends stream entries as they are, faster than Lua would.
  */
 export const PREPARE_REPLAY = new RedisSseScript(`${COMMON}
 local cutoff = int(now_ms() - tonumber(ARGV[1]))
@@ -160,10 +161,11 @@ local function prune(stream, marker)
   local gone = redis.call('XRANGE', stream, '-', '(' .. cutoff .. '-0')
   if #gone > 0 then drop(stream, marker, gone, keep_ms) end
   trim(stream, marker, size, keep_ms)
-  return redis.call('GET', marker) or ''
 end
 redis.call('SET', KEYS[5], ARGV[3], 'NX')
-return { prune(KEYS[1], KEYS[2]), prune(KEYS[3], KEYS[4]), redis.call('GET', KEYS[5]) }
+prune(KEYS[1], KEYS[2])
+prune(KEYS[3], KEYS[4])
+return 1
 `);
 
 /**
@@ -190,26 +192,27 @@ return 1
 
 /**
  * The heartbeat. KEYS: instances, counts, this instance's user set. ARGV: origin, ttl ms,
- * key prefix, set keep ms. Extends this instance's life, then clears after up to 8 dead
+ * set keep ms, then the two parts of an instance's user set key and of a user's presence
+ * key (`RedisSseKeys`). Extends this instance's life, then clears after up to 8 dead
  * instances (1000 users each at most per beat: a big one takes a few beats; readers skip
  * dead instances meanwhile). Returns 1 when this instance had been given up for dead, so
  * that it writes its presence again.
  *
- * Builds the keys of dead instances' users itself: fine on one Redis server, not on Redis
- * Cluster (see docs/scaling.md).
+ * Touches keys it was not given: fine on one Redis server, not on Redis Cluster (see
+ * docs/scaling.md).
  */
 export const HEARTBEAT = new RedisSseScript(`${COMMON}
 local now = now_ms()
-local origin, ttl, prefix = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local origin, ttl = ARGV[1], tonumber(ARGV[2])
 local before = redis.call('ZSCORE', KEYS[1], origin)
 redis.call('ZADD', KEYS[1], int(now + ttl), origin)
-redis.call('PEXPIRE', KEYS[3], ARGV[4])
+redis.call('PEXPIRE', KEYS[3], ARGV[3])
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', int(now), 'LIMIT', 0, 8)
 for i = 1, #dead do
-  local set = prefix .. 'i:' .. dead[i] .. ':u'
+  local set = ARGV[4] .. dead[i] .. ARGV[5]
   local users = redis.call('SPOP', set, 1000)
   for j = 1, #users do
-    redis.call('HDEL', prefix .. 'u:{' .. users[j] .. '}:p', dead[i])
+    redis.call('HDEL', ARGV[6] .. users[j] .. ARGV[7], dead[i])
   end
   if redis.call('EXISTS', set) == 0 then
     redis.call('ZREM', KEYS[1], dead[i])
@@ -222,18 +225,19 @@ return 1
 
 /**
  * Forgets this instance's presence. KEYS: instances, counts, this instance's user set.
- * ARGV: origin, key prefix, '1' to leave the cluster too (at shutdown) or '0' (before
- * writing it all again). Builds keys itself, as HEARTBEAT does.
+ * ARGV: origin, '1' to leave the cluster too (at shutdown) or '0' (before writing it all
+ * again), the two parts of a user's presence key. Touches keys it was not given, as
+ * HEARTBEAT does.
  */
 export const CLEAR_PRESENCE = new RedisSseScript(`${COMMON}
-local origin, prefix = ARGV[1], ARGV[2]
+local origin = ARGV[1]
 local users = redis.call('SMEMBERS', KEYS[3])
 for j = 1, #users do
-  redis.call('HDEL', prefix .. 'u:{' .. users[j] .. '}:p', origin)
+  redis.call('HDEL', ARGV[3] .. users[j] .. ARGV[4], origin)
 end
 redis.call('DEL', KEYS[3])
 redis.call('HDEL', KEYS[2], origin)
-if ARGV[3] == '1' then redis.call('ZREM', KEYS[1], origin) end
+if ARGV[2] == '1' then redis.call('ZREM', KEYS[1], origin) end
 return #users
 `);
 
@@ -248,32 +252,47 @@ return n
 `);
 
 /**
- * Users with a connection on other live instances. KEYS: instances. ARGV: origin, key
- * prefix. Builds keys itself, as HEARTBEAT does.
+ * Users with a connection on other live instances. KEYS: instances. ARGV: origin, the two
+ * parts of an instance's user set key. Touches keys it was not given, as HEARTBEAT does.
  */
 export const REMOTE_USERS = new RedisSseScript(`${COMMON}
 local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. int(now_ms()), '+inf')
 local sets = {}
 for i = 1, #live do
-  if live[i] ~= ARGV[1] then sets[#sets + 1] = ARGV[2] .. 'i:' .. live[i] .. ':u' end
+  if live[i] ~= ARGV[1] then sets[#sets + 1] = ARGV[2] .. live[i] .. ARGV[3] end
 end
 if #sets == 0 then return {} end
 return redis.call('SUNION', unpack(sets))
 `);
 
 /**
- * Records events that could not be kept (Redis was out of reach when they were sent) as
- * dropped, so that a client resuming from before them is told of the gap. KEYS: dropped
- * markers. ARGV: keep ms, then per marker the newest seq lost there.
+ * Records events that Redis did not take as dropped, so that a client resuming from before
+ * them is told of the gap. KEYS: dropped markers. ARGV: keep ms, then per marker the newest
+ * seq lost there and, when it is not sure that Redis did not take it after all (the
+ * command timed out), the stream it would be in ('' when sure). Returns per marker 1 when
+ * it is lost (and marked), 0 when the stream holds it.
  */
 export const MARK_DROPPED = new RedisSseScript(`${COMMON}
+local marked = {}
 for i = 1, #KEYS do
-  local seq = ARGV[i + 1]
-  if seq > (redis.call('GET', KEYS[i]) or '') then
+  local seq, stream = ARGV[2 * i], ARGV[2 * i + 1]
+  local lost = 1
+  if stream ~= '' then
+    local head = seq .. '\\n'
+    local kept = redis.call('XREVRANGE', stream, '+', '-')
+    for j = 1, #kept do
+      if string.sub(kept[j][2][2], 1, #head) == head then
+        lost = 0
+        break
+      end
+    end
+  end
+  if lost == 1 and seq > (redis.call('GET', KEYS[i]) or '') then
     redis.call('SET', KEYS[i], seq, 'PX', ARGV[1])
   end
+  marked[i] = lost
 end
-return #KEYS
+return marked
 `);
 
 /** Every script, to load them all on connect. */

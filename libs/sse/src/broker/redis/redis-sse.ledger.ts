@@ -1,0 +1,185 @@
+import type { Redis } from 'ioredis';
+import type { SseEnvelope } from '../sse-broker.interface.js';
+import { encodeLost, type RedisSseLostEvents } from './redis-sse.codec.js';
+import type { RedisSseKeys } from './redis-sse.keys.js';
+import type { RedisSsePublisher } from './redis-sse.publisher.js';
+import { MARK_DROPPED } from './redis-sse.scripts.js';
+
+// Users whose lost events are remembered one by one; past it, a lost event counts as lost
+// for everyone (a gap for any client resuming from before it).
+const MAX_LOST_USERS = 10_000;
+// Markers per script, so that a long outage does not hold Redis for long once it is over.
+const MARKERS_PER_SCRIPT = 500;
+// How often markers Redis refused are tried again, while Redis answers but refuses writes.
+const RETRY_MS = 1000;
+
+/** `null`: a broadcast, or lost for everyone. */
+type Recipient = string | null;
+
+/** A lost event of a recipient that Redis has no marker of yet. */
+interface Unmarked {
+  seq: string;
+  /** Redis surely did not take it (rather than: the command timed out). */
+  sure: boolean;
+  /** The other instances were told. */
+  announced: boolean;
+}
+
+/**
+ * The lost-event ledger: events this instance sent that Redis did not take, until Redis
+ * has a dropped marker of each (a replay from before one reports a gap), and events that
+ * any instance reported lost, so that replays here report the gap before the markers are
+ * written (Redis may refuse writes for a while: out of memory, a read-only replica).
+ *
+ * Losses are told to every instance on the broadcast channel (PUBLISH needs no memory and
+ * works on a replica); each instance then ends its streams with a short retry, so that
+ * their clients replay and get `sse:gap`. Only sure losses are told at once: a command that
+ * timed out may have been run after all, which the marker script checks first.
+ */
+export class RedisSseLedger {
+  private readonly unmarked = new Map<Recipient, Unmarked>();
+  /** Losses known here (this instance's or told by others): newest seq, until when. */
+  private readonly known = new Map<Recipient, { seq: string; until: number }>();
+  private flushing: Promise<void> | undefined;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly client: Redis,
+    private readonly keys: RedisSseKeys,
+    private readonly publisher: RedisSsePublisher,
+    private readonly instanceId: string,
+    private readonly history: { readonly size: number; readonly ttlMs: number },
+    private readonly onError: (what: string, error: unknown) => void,
+  ) {
+    this.timer = setInterval(() => void this.flush(), RETRY_MS);
+    this.timer.unref();
+  }
+
+  /** A message Redis did not take (`sure`) or may not have taken (a timeout). */
+  lose(message: SseEnvelope, sure: boolean): void {
+    const add = (recipient: Recipient): void => {
+      const was = this.unmarked.get(recipient);
+      if (was === undefined || message.seq > was.seq) {
+        this.unmarked.set(recipient, { seq: message.seq, sure, announced: false });
+      }
+      if (sure) this.know(recipient, message.seq);
+    };
+    if (message.to === null) add(null);
+    else for (const userId of message.to) add(this.bounded(userId));
+    void this.flush();
+  }
+
+  /** Another instance told of its losses. */
+  heard(lost: RedisSseLostEvents): void {
+    if (lost.all !== undefined) this.know(null, lost.all);
+    for (const [userId, seq] of lost.users) this.know(this.bounded(userId), seq);
+  }
+
+  /** Newest seq known lost for the user (`null`: for everyone), for a replay. */
+  lostSeq(recipient: Recipient): string | undefined {
+    const known = this.known.get(recipient);
+    if (known === undefined) return undefined;
+    if (known.until > Date.now()) return known.seq;
+    this.known.delete(recipient);
+    return undefined;
+  }
+
+  /**
+   * Tells the other instances of sure losses and writes the markers; on every `ready`, after
+   * each loss and on a timer, until Redis takes them. A marker written twice does no harm.
+   */
+  flush(): Promise<void> {
+    if (this.unmarked.size === 0 || this.client.status !== 'ready') return Promise.resolve();
+    this.flushing ??= this.write().finally(() => (this.flushing = undefined));
+    return this.flushing;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private async write(): Promise<void> {
+    if (this.history.size === 0) {
+      // Nothing is kept, so nothing to look for or to mark: the others only reconnect.
+      const all = [...this.unmarked];
+      await this.announce(all.filter(([, lost]) => !lost.announced));
+      for (const [recipient, lost] of all) if (lost.announced) this.settle(recipient, lost);
+      return;
+    }
+    await this.announce([...this.unmarked].filter(([, lost]) => lost.sure && !lost.announced));
+    const pending = [...this.unmarked];
+    for (let i = 0; i < pending.length; i += MARKERS_PER_SCRIPT) {
+      const chunk = pending.slice(i, i + MARKERS_PER_SCRIPT);
+      const args: (string | number)[] = [2 * this.history.ttlMs];
+      for (const [recipient, lost] of chunk)
+        args.push(lost.seq, lost.sure ? '' : this.stream(recipient));
+      let marked: unknown;
+      try {
+        marked = await MARK_DROPPED.run(
+          this.client,
+          chunk.map(([recipient]) => this.marker(recipient)),
+          args,
+        );
+      } catch (error) {
+        this.onError('history', error);
+        return;
+      }
+      const found: [Recipient, Unmarked][] = [];
+      chunk.forEach(([recipient, lost], j) => {
+        if (Array.isArray(marked) && Number(marked[j]) === 1 && !lost.sure) {
+          this.know(recipient, lost.seq);
+          found.push([recipient, lost]);
+        }
+        this.settle(recipient, lost);
+      });
+      // A timed-out message that Redis never ran is a loss like any other: tell the others.
+      await this.announce(found);
+    }
+  }
+
+  /** Fire and forget: the news needs no memory of Redis, only its pub/sub. */
+  private async announce(entries: readonly [Recipient, Unmarked][]): Promise<void> {
+    if (entries.length === 0) return;
+    let all: string | undefined;
+    const users: [string, string][] = [];
+    for (const [recipient, lost] of entries) {
+      if (recipient === null) all = lost.seq;
+      else users.push([recipient, lost.seq]);
+    }
+    try {
+      await this.client.publish(
+        this.keys.broadcastChannel,
+        encodeLost(this.instanceId, { all, users }),
+      );
+      for (const [, lost] of entries) lost.announced = true;
+    } catch (error) {
+      this.onError('publish', error);
+    }
+  }
+
+  /** Forgets a loss once marked, unless a newer one of the recipient came meanwhile. */
+  private settle(recipient: Recipient, lost: Unmarked): void {
+    if (this.unmarked.get(recipient) === lost) this.unmarked.delete(recipient);
+  }
+
+  private know(recipient: Recipient, seq: string): void {
+    const was = this.known.get(recipient);
+    const until = Date.now() + 2 * this.history.ttlMs;
+    if (was === undefined || seq > was.seq) this.known.set(recipient, { seq, until });
+    else was.until = until;
+  }
+
+  /** The user, or everyone once too many users are remembered. */
+  private bounded(userId: string): Recipient {
+    const tracked = this.unmarked.has(userId) || this.known.has(userId);
+    return tracked || this.known.size + this.unmarked.size < 2 * MAX_LOST_USERS ? userId : null;
+  }
+
+  private marker(recipient: Recipient): string {
+    return recipient === null ? this.keys.broadcastDropped : this.keys.userDropped(recipient);
+  }
+
+  private stream(recipient: Recipient): string {
+    return recipient === null ? this.keys.broadcastStream : this.keys.userStream(recipient);
+  }
+}
