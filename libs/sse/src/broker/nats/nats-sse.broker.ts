@@ -1,0 +1,382 @@
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import type {
+  SseBroker,
+  SseBrokerHost,
+  SseEnvelope,
+  SsePublishReceipt,
+  SseReplay,
+} from '../sse-broker.interface.js';
+import { planReplay, uuidV7Floor } from '../../history/sse-replay.js';
+import { SseError } from '../../sse.errors.js';
+import {
+  decodeEntry,
+  decodeSignal,
+  encodeDisconnect,
+  encodeEntry,
+  messageHead,
+} from '../redis/redis-sse.codec.js';
+import { NatsSseHistory, type NatsSseHistoryRead } from './nats-sse.history.js';
+import { NatsSseLostEvents } from './nats-sse.lost-events.js';
+import {
+  resolveNatsSseOptions,
+  type NatsSseBrokerOptions,
+  type NatsSseResolvedOptions,
+} from './nats-sse.options.js';
+import { NatsSsePresence } from './nats-sse.presence.js';
+import { NatsSseSubjects } from './nats-sse.subjects.js';
+import { NatsSseSubscriptions } from './nats-sse.subscriptions.js';
+
+const DISABLED: SseReplay = { events: [], gap: 'disabled' };
+const UNAVAILABLE: SseReplay = { events: [], gap: 'unavailable' };
+
+/** What the broker holds while attached. */
+interface NatsSseSession {
+  readonly host: SseBrokerHost;
+  readonly presence: NatsSsePresence;
+  nc?: NatsConnection;
+  js?: JetStreamClient;
+  history?: NatsSseHistory;
+  subscriptions?: NatsSseSubscriptions;
+  /** Connected, with the stream and the bucket in place. */
+  up: boolean;
+}
+
+/**
+ * A broker for many instances on NATS: history in a JetStream stream, live events on core
+ * subjects, presence in a KV bucket. Instances act as one: every connection gets every
+ * message of its user once and in order, a client that reconnects to another instance
+ * replays what it missed, and `isOnline`, `onlineUsers` and `delivered` count every live
+ * instance.
+ *
+ * When NATS is out of reach, each instance keeps serving its own connections (`stored:
+ * false`, the local `delivered`); once it is back, the instance's clients reconnect and
+ * replay what other instances sent meanwhile. See docs/scaling.md for the design and costs.
+ *
+ * @example
+ * ```ts
+ * import { NatsSseBroker } from 'nestjs-sse-hub/nats';
+ *
+ * SseModule.forRoot({ broker: new NatsSseBroker({ servers: process.env.NATS_URL }) });
+ * ```
+ */
+export class NatsSseBroker implements SseBroker {
+  private readonly options: NatsSseResolvedOptions;
+  private readonly subjects: NatsSseSubjects;
+  private session: NatsSseSession | undefined;
+  /** Local deliveries wait for the ones before them: publish order holds on this instance. */
+  private tail: Promise<unknown> = Promise.resolve();
+  private readonly lost = new NatsSseLostEvents();
+  /** Something failed and was reported; quiet until NATS answers again. */
+  private failing = false;
+
+  /**
+   * Checks the options; connects only when the module starts (`attach`).
+   * @throws NatsSseBrokerOptionsError when an option cannot work.
+   */
+  constructor(options: NatsSseBrokerOptions = {}) {
+    this.options = resolveNatsSseOptions(options);
+    this.subjects = new NatsSseSubjects(this.options.prefix);
+  }
+
+  /** Connects to NATS, waiting `requestTimeoutMs` at most; goes on without it if need be. */
+  async attach(host: SseBrokerHost): Promise<void> {
+    if (this.session !== undefined) {
+      throw new SseError(
+        'This NatsSseBroker is already attached to an SseModule. Potential solutions: ' +
+          'give each SseModule (each application instance) its own broker instance.',
+      );
+    }
+    const { presenceTtlMs, presenceHeartbeatMs, requestTimeoutMs } = this.options;
+    const report = (what: string, error: unknown): void => this.report(what, error);
+    const presence = new NatsSsePresence(host, presenceTtlMs, presenceHeartbeatMs, report);
+    const session: NatsSseSession = { host, presence, up: false };
+    this.session = session;
+    const connecting = connect({
+      reconnectTimeWait: 250,
+      timeout: requestTimeoutMs,
+      ...this.options.connectOptions,
+      servers: this.options.servers,
+      name: `sse:${host.instanceId}`,
+      // Its own messages reach this instance's connections directly.
+      noEcho: true,
+      reconnect: true,
+      maxReconnectAttempts: -1,
+      waitOnFirstConnect: true,
+    }).then((nc) => this.connected$(session, nc));
+    connecting.catch((error: unknown) => this.report('connection', error));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      connecting.catch(() => undefined),
+      new Promise((resolve) => (timer = setTimeout(resolve, requestTimeoutMs).unref())),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** The first connection: sets everything up, then follows the connection's status. */
+  private async connected$(session: NatsSseSession, nc: NatsConnection): Promise<void> {
+    if (this.session !== session) {
+      await nc.close();
+      return;
+    }
+    session.nc = nc;
+    const { host } = session;
+    session.js = jetstream(nc, { timeout: this.options.requestTimeoutMs });
+    session.history = new NatsSseHistory(
+      await jetstreamManager(nc, { timeout: this.options.requestTimeoutMs }),
+      session.js,
+      this.subjects,
+      this.options,
+      host.history.size,
+      host.history.ttlMs,
+    );
+    const subscriptions = new NatsSseSubscriptions(
+      nc,
+      (userId) => this.subjects.user(userId),
+      {
+        message: (userId, payload) => this.receive(session, userId, payload),
+        disconnect: (subject) => host.disconnectLocal(this.subjects.userOfDisconnect(subject)),
+      },
+      (what, error) => this.report(what, error),
+    );
+    session.subscriptions = subscriptions;
+    for (const userId of host.localUsers()) subscriptions.want(userId, false);
+    await subscriptions.start(this.subjects.broadcast, this.subjects.disconnects);
+    const late = [...host.localUsers()].length > 0;
+    void this.follow(session, nc);
+    await this.up(session);
+    // Connections opened before NATS answered missed what other instances sent.
+    if (late) host.reconnectLocal();
+  }
+
+  /** Follows the connection: down on a disconnect, up again (and replays) on a reconnect. */
+  private async follow(session: NatsSseSession, nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
+      if (this.session !== session) return;
+      if (status.type === 'disconnect') {
+        session.up = false;
+        session.presence.lost();
+        this.report('connection', new Error('disconnected from NATS'));
+      } else if (status.type === 'reconnect') {
+        await this.up(session);
+        // While down, other instances' messages did not reach this instance's clients:
+        // they reconnect and replay them from the stream.
+        if (session.up && this.session === session) session.host.reconnectLocal();
+      }
+    }
+  }
+
+  /** Puts the stream and the bucket in place, rejoins presence, marks what was lost. */
+  private async up(session: NatsSseSession): Promise<void> {
+    const { nc, history, host, presence } = session;
+    if (nc === undefined || history === undefined) return;
+    try {
+      if (host.history.size > 0) await history.ensure();
+      const { replicas, storage, presenceTtlMs } = this.options;
+      const kvm = new Kvm(nc);
+      const config = { ttl: presenceTtlMs, history: 1, replicas, storage };
+      const kv = await kvm
+        .create(this.subjects.bucket, config)
+        .catch(() => kvm.open(this.subjects.bucket));
+      await presence.join(kv);
+      if (host.history.size > 0 && !this.lost.empty) {
+        const markers = this.lost.take(this.subjects);
+        await history.markLost(markers).catch((error: unknown) => {
+          this.lost.restore(this.subjects, markers);
+          throw error;
+        });
+      }
+      session.up = true;
+      this.recovered(session);
+    } catch (error) {
+      this.report('start-up', error);
+    }
+  }
+
+  /**
+   * Sends the message on its recipients' subjects, where the stream keeps it (history on)
+   * and other instances' subscriptions receive it, then writes it to this instance's
+   * connections. `delivered` counts the others' connections from the presence copy held
+   * here: no request per message. Without NATS: this instance only, `stored: false`.
+   */
+  publish(message: SseEnvelope): Promise<SsePublishReceipt> {
+    const session = this.requireSession();
+    const remote = this.relay(session, message);
+    const receipt = this.tail
+      .then(() => remote)
+      .then((others): SsePublishReceipt => {
+        const delivered = session.host.deliver(message);
+        if (others === undefined) {
+          if (session.host.history.size > 0) this.lost.remember(message);
+          return { delivered, stored: false };
+        }
+        return { delivered: delivered + others, stored: session.host.history.size > 0 };
+      });
+    this.tail = receipt.catch(() => undefined);
+    return receipt;
+  }
+
+  /** Connections the message reaches elsewhere; `undefined` when NATS did not take it. */
+  private async relay(session: NatsSseSession, message: SseEnvelope): Promise<number | undefined> {
+    const { nc, js, host, presence } = session;
+    if (!session.up || nc === undefined || js === undefined) return undefined;
+    const payload = messageHead(host.instanceId) + encodeEntry(message);
+    const subjects =
+      message.to === null
+        ? [this.subjects.broadcast]
+        : message.to.map((u) => this.subjects.user(u));
+    let others = 0;
+    if (message.to === null) others = presence.remoteTotal();
+    else for (const userId of message.to) others += presence.remoteConnections(userId);
+    try {
+      if (host.history.size === 0) {
+        for (const subject of subjects) nc.publish(subject, payload);
+      } else {
+        // All at once, in order on the one connection; acknowledged once kept.
+        await Promise.all(subjects.map((subject) => js.publish(subject, payload)));
+      }
+      return others;
+    } catch (error) {
+      this.report('publish', error);
+      return undefined;
+    }
+  }
+
+  /** A message from another instance. */
+  private receive(session: NatsSseSession, userId: string | null, payload: string): void {
+    const signal = decodeSignal(payload);
+    if (signal?.kind !== 'message' || signal.origin === session.host.instanceId) return;
+    const message = decodeEntry(payload, userId === null ? null : [userId], signal.entry);
+    if (message !== undefined) session.host.deliver(message);
+  }
+
+  /**
+   * The user's kept events after `lastEventId`, read from the stream by `planReplay`, the
+   * rule every broker follows. The user's subscription is in place first; live events that
+   * reach this instance while the stream is read are dropped by the hub as replayed.
+   */
+  async replay(userId: string, lastEventId: string): Promise<SseReplay> {
+    const session = this.requireSession();
+    const { host, history, subscriptions, nc } = session;
+    if (host.history.size === 0) return DISABLED;
+    if (!session.up || history === undefined || nc === undefined) return UNAVAILABLE;
+    await subscriptions?.subscribed(userId);
+    let own: NatsSseHistoryRead;
+    let all: NatsSseHistoryRead;
+    try {
+      [own, all] = await Promise.all([
+        history.read(this.subjects.user(userId), this.subjects.userLost(userId), [userId]),
+        history.read(this.subjects.broadcast, this.subjects.broadcastLost, null),
+      ]);
+      // Acknowledgements of this instance's own messages come before now: delivered first.
+      await nc.flush();
+    } catch (error) {
+      this.report('replay', error);
+      return UNAVAILABLE;
+    }
+    // A resume id that only the spare still holds is placed by its seq.
+    const spare = [...own.spare, ...all.spare].find((e) => e.envelope.id === lastEventId);
+    const horizon = uuidV7Floor(Date.now() - host.history.ttlMs);
+    return planReplay(
+      spare?.envelope.seq ?? lastEventId,
+      [own, all],
+      history.epoch > horizon ? history.epoch : horizon,
+    );
+  }
+
+  /** A connection of the user opened here: listen to the user's subject, count it. */
+  connected(userId: string): Promise<void> | undefined {
+    const session = this.session;
+    if (session === undefined) return undefined;
+    const subscribing = session.subscriptions?.want(userId, session.up);
+    session.presence.touch(userId);
+    return subscribing;
+  }
+
+  /** A connection of the user closed here: count it; the last one stops the listening. */
+  disconnected(userId: string): void {
+    const session = this.session;
+    if (session === undefined) return;
+    session.presence.touch(userId);
+    if (session.host.localConnections(userId) === 0) session.subscriptions?.drop(userId);
+  }
+
+  /** Ends the user's connections here and tells the other instances to end theirs. */
+  async disconnect(userId: string): Promise<boolean> {
+    const session = this.requireSession();
+    const local = session.host.disconnectLocal(userId);
+    if (!session.up || session.nc === undefined) return local > 0;
+    const remote = session.presence.remoteConnections(userId);
+    session.nc.publish(this.subjects.disconnect(userId), encodeDisconnect(session.host.instanceId));
+    await session.nc.flush().catch((error: unknown) => this.report('disconnect', error));
+    return local > 0 || remote > 0;
+  }
+
+  /** Whether the user has a connection here or on another live instance. */
+  isOnline(userId: string): Promise<boolean> {
+    const session = this.requireSession();
+    if (session.host.localConnections(userId) > 0) return Promise.resolve(true);
+    return Promise.resolve(session.up && session.presence.remoteConnections(userId) > 0);
+  }
+
+  /** Users with a connection here or on another live instance: this instance's first. */
+  onlineUsers(): Promise<string[]> {
+    const session = this.requireSession();
+    const users = new Set(session.host.localUsers());
+    if (session.up) for (const userId of session.presence.remoteUsers()) users.add(userId);
+    return Promise.resolve([...users]);
+  }
+
+  /** Leaves presence, waits for messages on their way, and closes the connection. */
+  async detach(): Promise<void> {
+    const session = this.session;
+    if (session === undefined) return;
+    await this.tail;
+    this.session = undefined;
+    await session.presence.leave();
+    const nc = session.nc;
+    if (nc === undefined) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      (session.up ? nc.drain() : nc.close()).catch(() => nc.close()),
+      new Promise((resolve) => (timer = setTimeout(resolve, this.options.requestTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (!nc.isClosed()) await nc.close();
+  }
+
+  /** Logs the first failure of an outage as a warning; the rest are verbose. */
+  private report(what: string, error: unknown): void {
+    const logger = this.session?.host.logger;
+    if (logger === undefined) return;
+    const reason = error instanceof Error ? error.message : String(error);
+    if (this.failing) {
+      logger.verbose?.(`NATS broker: ${what} failed: ${reason}`);
+      return;
+    }
+    this.failing = true;
+    logger.warn(
+      `NATS broker: ${what} failed (${reason}). Messages reach this instance's connections ` +
+        `only, presence answers for this instance and replay reports a gap, until NATS ` +
+        `answers again; the broker reconnects by itself.`,
+    );
+  }
+
+  private recovered(session: NatsSseSession): void {
+    if (!this.failing) return;
+    this.failing = false;
+    session.host.logger.log('NATS broker: connected to NATS again.');
+  }
+
+  private requireSession(): NatsSseSession {
+    if (this.session === undefined) {
+      throw new SseError(
+        'The SSE broker is not attached yet. Potential solutions: send after the ' +
+          'application has initialised (app.init() or app.listen()).',
+      );
+    }
+    return this.session;
+  }
+}
