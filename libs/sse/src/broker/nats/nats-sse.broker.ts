@@ -329,6 +329,16 @@ export class NatsSseBroker implements SseBroker {
     return Promise.resolve([...users]);
   }
 
+  /**
+   * Open connections of a user on every live instance, as this instance knows them (its
+   * copy of the presence bucket): what `delivered` counts. For diagnostics and tests.
+   */
+  connectionsOf(userId: string): number {
+    const session = this.requireSession();
+    const remote = session.up ? session.presence.remoteConnections(userId) : 0;
+    return session.host.localConnections(userId) + remote;
+  }
+
   /** Leaves presence, waits for messages on their way, and closes the connection. */
   async detach(): Promise<void> {
     const session = this.session;
