@@ -1,7 +1,6 @@
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { connect } from '@nats-io/transport-node';
 import type {
   SseBroker,
   SseBrokerHost,
@@ -18,6 +17,7 @@ import {
   encodeEntry,
   messageHead,
 } from '../redis/redis-sse.codec.js';
+import { NatsSseConnection } from './nats-sse.connection.js';
 import { NatsSseHistory, type NatsSseHistoryRead } from './nats-sse.history.js';
 import { NatsSseLostEvents } from './nats-sse.lost-events.js';
 import {
@@ -36,6 +36,7 @@ const UNAVAILABLE: SseReplay = { events: [], gap: 'unavailable' };
 interface NatsSseSession {
   readonly host: SseBrokerHost;
   readonly presence: NatsSsePresence;
+  readonly connection: NatsSseConnection;
   nc?: NatsConnection;
   js?: JetStreamClient;
   history?: NatsSseHistory;
@@ -89,38 +90,22 @@ export class NatsSseBroker implements SseBroker {
           'give each SseModule (each application instance) its own broker instance.',
       );
     }
-    const { presenceTtlMs, presenceHeartbeatMs, requestTimeoutMs } = this.options;
+    const { presenceTtlMs, presenceHeartbeatMs } = this.options;
     const report = (what: string, error: unknown): void => this.report(what, error);
     const presence = new NatsSsePresence(host, presenceTtlMs, presenceHeartbeatMs, report);
-    const session: NatsSseSession = { host, presence, up: false };
+    const connection = new NatsSseConnection(
+      this.options,
+      `sse:${host.instanceId}`,
+      (nc) => this.connected$(session, nc),
+      report,
+    );
+    const session: NatsSseSession = { host, presence, connection, up: false };
     this.session = session;
-    const connecting = connect({
-      reconnectTimeWait: 250,
-      timeout: requestTimeoutMs,
-      ...this.options.connectOptions,
-      servers: this.options.servers,
-      name: `sse:${host.instanceId}`,
-      // Its own messages reach this instance's connections directly.
-      noEcho: true,
-      reconnect: true,
-      maxReconnectAttempts: -1,
-      waitOnFirstConnect: true,
-    }).then((nc) => this.connected$(session, nc));
-    connecting.catch((error: unknown) => this.report('connection', error));
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      connecting.catch(() => undefined),
-      new Promise((resolve) => (timer = setTimeout(resolve, requestTimeoutMs).unref())),
-    ]);
-    clearTimeout(timer);
+    await connection.start();
   }
 
   /** The first connection: sets everything up, then follows the connection's status. */
   private async connected$(session: NatsSseSession, nc: NatsConnection): Promise<void> {
-    if (this.session !== session) {
-      await nc.close();
-      return;
-    }
     session.nc = nc;
     const { host } = session;
     session.js = jetstream(nc, { timeout: this.options.requestTimeoutMs });
@@ -346,15 +331,7 @@ export class NatsSseBroker implements SseBroker {
     await this.tail;
     this.session = undefined;
     await session.presence.leave();
-    const nc = session.nc;
-    if (nc === undefined) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      (session.up ? nc.drain() : nc.close()).catch(() => nc.close()),
-      new Promise((resolve) => (timer = setTimeout(resolve, this.options.requestTimeoutMs))),
-    ]);
-    clearTimeout(timer);
-    if (!nc.isClosed()) await nc.close();
+    await session.connection.close(session.up);
   }
 
   /** Logs the first failure of an outage as a warning; the rest are verbose. */
