@@ -1,6 +1,3 @@
-import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
-import type { NatsConnection } from '@nats-io/nats-core';
 import type {
   SseBroker,
   SseBrokerHost,
@@ -10,40 +7,19 @@ import type {
 } from '../sse-broker.interface.js';
 import { planReplay, uuidV7Floor } from '../../history/sse-replay.js';
 import { SseError } from '../../sse.errors.js';
-import {
-  decodeEntry,
-  decodeSignal,
-  encodeDisconnect,
-  encodeEntry,
-  messageHead,
-} from '../redis/redis-sse.codec.js';
-import { NatsSseConnection } from './nats-sse.connection.js';
-import { NatsSseHistory, type NatsSseHistoryRead } from './nats-sse.history.js';
+import { encodeDisconnect, encodeEntry, messageHead } from '../redis/redis-sse.codec.js';
+import type { NatsSseHistoryRead } from './nats-sse.history.js';
 import { NatsSseLostEvents } from './nats-sse.lost-events.js';
 import {
   resolveNatsSseOptions,
   type NatsSseBrokerOptions,
   type NatsSseResolvedOptions,
 } from './nats-sse.options.js';
-import { NatsSsePresence } from './nats-sse.presence.js';
+import { NatsSseSession } from './nats-sse.session.js';
 import { NatsSseSubjects } from './nats-sse.subjects.js';
-import { NatsSseSubscriptions } from './nats-sse.subscriptions.js';
 
 const DISABLED: SseReplay = { events: [], gap: 'disabled' };
 const UNAVAILABLE: SseReplay = { events: [], gap: 'unavailable' };
-
-/** What the broker holds while attached. */
-interface NatsSseSession {
-  readonly host: SseBrokerHost;
-  readonly presence: NatsSsePresence;
-  readonly connection: NatsSseConnection;
-  nc?: NatsConnection;
-  js?: JetStreamClient;
-  history?: NatsSseHistory;
-  subscriptions?: NatsSseSubscriptions;
-  /** Connected, with the stream and the bucket in place. */
-  up: boolean;
-}
 
 /**
  * A broker for many instances on NATS: history in a JetStream stream, live events on core
@@ -70,8 +46,6 @@ export class NatsSseBroker implements SseBroker {
   /** Local deliveries wait for the ones before them: publish order holds on this instance. */
   private tail: Promise<unknown> = Promise.resolve();
   private readonly lost = new NatsSseLostEvents();
-  /** Something failed and was reported; quiet until NATS answers again. */
-  private failing = false;
 
   /**
    * Checks the options; connects only when the module starts (`attach`).
@@ -90,94 +64,9 @@ export class NatsSseBroker implements SseBroker {
           'give each SseModule (each application instance) its own broker instance.',
       );
     }
-    const { presenceTtlMs, presenceHeartbeatMs } = this.options;
-    const report = (what: string, error: unknown): void => this.report(what, error);
-    const presence = new NatsSsePresence(host, presenceTtlMs, presenceHeartbeatMs, report);
-    const connection = new NatsSseConnection(
-      this.options,
-      `sse:${host.instanceId}`,
-      (nc) => this.connected$(session, nc),
-      report,
-    );
-    const session: NatsSseSession = { host, presence, connection, up: false };
+    const session = new NatsSseSession(host, this.options, this.subjects, this.lost);
     this.session = session;
-    await connection.start();
-  }
-
-  /** The first connection: sets everything up, then follows the connection's status. */
-  private async connected$(session: NatsSseSession, nc: NatsConnection): Promise<void> {
-    session.nc = nc;
-    const { host } = session;
-    session.js = jetstream(nc, { timeout: this.options.requestTimeoutMs });
-    session.history = new NatsSseHistory(
-      await jetstreamManager(nc, { timeout: this.options.requestTimeoutMs }),
-      session.js,
-      this.subjects,
-      this.options,
-      host.history.size,
-      host.history.ttlMs,
-    );
-    const subscriptions = new NatsSseSubscriptions(
-      nc,
-      (userId) => this.subjects.user(userId),
-      {
-        message: (userId, payload) => this.receive(session, userId, payload),
-        disconnect: (subject) => host.disconnectLocal(this.subjects.userOfDisconnect(subject)),
-      },
-      (what, error) => this.report(what, error),
-    );
-    session.subscriptions = subscriptions;
-    for (const userId of host.localUsers()) subscriptions.want(userId, false);
-    await subscriptions.start(this.subjects.broadcast, this.subjects.disconnects);
-    const late = [...host.localUsers()].length > 0;
-    void this.follow(session, nc);
-    await this.up(session);
-    // Connections opened before NATS answered missed what other instances sent.
-    if (late) host.reconnectLocal();
-  }
-
-  /** Follows the connection: down on a disconnect, up again (and replays) on a reconnect. */
-  private async follow(session: NatsSseSession, nc: NatsConnection): Promise<void> {
-    for await (const status of nc.status()) {
-      if (this.session !== session) return;
-      if (status.type === 'disconnect') {
-        session.up = false;
-        session.presence.lost();
-        this.report('connection', new Error('disconnected from NATS'));
-      } else if (status.type === 'reconnect') {
-        await this.up(session);
-        // While down, other instances' messages did not reach this instance's clients:
-        // they reconnect and replay them from the stream.
-        if (session.up && this.session === session) session.host.reconnectLocal();
-      }
-    }
-  }
-
-  /** Puts the stream and the bucket in place, rejoins presence, marks what was lost. */
-  private async up(session: NatsSseSession): Promise<void> {
-    const { nc, history, host, presence } = session;
-    if (nc === undefined || history === undefined) return;
-    try {
-      if (host.history.size > 0) await history.ensure();
-      const { replicas, storage, presenceTtlMs } = this.options;
-      const kvm = new Kvm(nc);
-      const config = { ttl: presenceTtlMs, history: 1, replicas, storage };
-      const kv = await kvm
-        .create(this.subjects.bucket, config)
-        .catch(() => kvm.open(this.subjects.bucket));
-      await presence.join(kv);
-      if (host.history.size > 0 && !this.lost.empty) {
-        const markers = this.lost.take(this.subjects);
-        await history.markLost(markers).catch((error: unknown) => {
-          this.lost.restore(this.subjects, markers);
-          throw error;
-        });
-      }
-      session.up = true;
-      this.recovered(session);
-    } catch (error) {
-      this.report('start-up', error);
-    }
+    await session.connection.start();
   }
 
   /**
@@ -205,8 +94,9 @@ export class NatsSseBroker implements SseBroker {
 
   /** Connections the message reaches elsewhere; `undefined` when NATS did not take it. */
   private async relay(session: NatsSseSession, message: SseEnvelope): Promise<number | undefined> {
-    const { nc, js, host, presence } = session;
-    if (!session.up || nc === undefined || js === undefined) return undefined;
+    const { parts, host, presence } = session;
+    if (!session.up || parts === undefined) return undefined;
+    const { nc, js } = parts;
     const payload = messageHead(host.instanceId) + encodeEntry(message);
     const subjects =
       message.to === null
@@ -224,17 +114,9 @@ export class NatsSseBroker implements SseBroker {
       }
       return others;
     } catch (error) {
-      this.report('publish', error);
+      session.reporter.report('publish', error);
       return undefined;
     }
-  }
-
-  /** A message from another instance. */
-  private receive(session: NatsSseSession, userId: string | null, payload: string): void {
-    const signal = decodeSignal(payload);
-    if (signal?.kind !== 'message' || signal.origin === session.host.instanceId) return;
-    const message = decodeEntry(payload, userId === null ? null : [userId], signal.entry);
-    if (message !== undefined) session.host.deliver(message);
   }
 
   /**
@@ -244,10 +126,11 @@ export class NatsSseBroker implements SseBroker {
    */
   async replay(userId: string, lastEventId: string): Promise<SseReplay> {
     const session = this.requireSession();
-    const { host, history, subscriptions, nc } = session;
+    const { host, parts } = session;
     if (host.history.size === 0) return DISABLED;
-    if (!session.up || history === undefined || nc === undefined) return UNAVAILABLE;
-    await subscriptions?.subscribed(userId);
+    if (!session.up || parts === undefined) return UNAVAILABLE;
+    const { history, subscriptions, nc } = parts;
+    await subscriptions.subscribed(userId);
     let own: NatsSseHistoryRead;
     let all: NatsSseHistoryRead;
     try {
@@ -258,7 +141,7 @@ export class NatsSseBroker implements SseBroker {
       // Acknowledgements of this instance's own messages come before now: delivered first.
       await nc.flush();
     } catch (error) {
-      this.report('replay', error);
+      session.reporter.report('replay', error);
       return UNAVAILABLE;
     }
     // A resume id that only the spare still holds is placed by its seq.
@@ -275,7 +158,7 @@ export class NatsSseBroker implements SseBroker {
   connected(userId: string): Promise<void> | undefined {
     const session = this.session;
     if (session === undefined) return undefined;
-    const subscribing = session.subscriptions?.want(userId, session.up);
+    const subscribing = session.parts?.subscriptions.want(userId, session.up);
     session.presence.touch(userId);
     return subscribing;
   }
@@ -285,17 +168,18 @@ export class NatsSseBroker implements SseBroker {
     const session = this.session;
     if (session === undefined) return;
     session.presence.touch(userId);
-    if (session.host.localConnections(userId) === 0) session.subscriptions?.drop(userId);
+    if (session.host.localConnections(userId) === 0) session.parts?.subscriptions.drop(userId);
   }
 
   /** Ends the user's connections here and tells the other instances to end theirs. */
   async disconnect(userId: string): Promise<boolean> {
     const session = this.requireSession();
     const local = session.host.disconnectLocal(userId);
-    if (!session.up || session.nc === undefined) return local > 0;
+    const nc = session.parts?.nc;
+    if (!session.up || nc === undefined) return local > 0;
     const remote = session.presence.remoteConnections(userId);
-    session.nc.publish(this.subjects.disconnect(userId), encodeDisconnect(session.host.instanceId));
-    await session.nc.flush().catch((error: unknown) => this.report('disconnect', error));
+    nc.publish(this.subjects.disconnect(userId), encodeDisconnect(session.host.instanceId));
+    await nc.flush().catch((error: unknown) => session.reporter.report('disconnect', error));
     return local > 0 || remote > 0;
   }
 
@@ -330,31 +214,7 @@ export class NatsSseBroker implements SseBroker {
     if (session === undefined) return;
     await this.tail;
     this.session = undefined;
-    await session.presence.leave();
-    await session.connection.close(session.up);
-  }
-
-  /** Logs the first failure of an outage as a warning; the rest are verbose. */
-  private report(what: string, error: unknown): void {
-    const logger = this.session?.host.logger;
-    if (logger === undefined) return;
-    const reason = error instanceof Error ? error.message : String(error);
-    if (this.failing) {
-      logger.verbose?.(`NATS broker: ${what} failed: ${reason}`);
-      return;
-    }
-    this.failing = true;
-    logger.warn(
-      `NATS broker: ${what} failed (${reason}). Messages reach this instance's connections ` +
-        `only, presence answers for this instance and replay reports a gap, until NATS ` +
-        `answers again; the broker reconnects by itself.`,
-    );
-  }
-
-  private recovered(session: NatsSseSession): void {
-    if (!this.failing) return;
-    this.failing = false;
-    session.host.logger.log('NATS broker: connected to NATS again.');
+    await session.close();
   }
 
   private requireSession(): NatsSseSession {
