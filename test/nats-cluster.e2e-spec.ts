@@ -17,6 +17,7 @@ import { openStream, startApp, type TestApp } from './support/app.js';
 import { eventually } from './support/eventually.js';
 import { natsRequirement, TEST_NATS_URL } from './support/requirements.js';
 import { RawSseClient } from './support/sse-client.js';
+import { TcpRelay } from './support/tcp-relay.js';
 
 const nats = await natsRequirement();
 
@@ -27,6 +28,7 @@ describe.skipIf(!nats.available)('several instances on one NATS', () => {
   const brokers = new Map<TestApp, NatsSseBroker>();
   const clients: RawSseClient[] = [];
   const prefixes: string[] = [];
+  const relays: TcpRelay[] = [];
 
   beforeAll(async () => {
     admin = await connectNats({ servers: TEST_NATS_URL });
@@ -46,6 +48,7 @@ describe.skipIf(!nats.available)('several instances on one NATS', () => {
     for (const client of clients.splice(0)) client.close();
     await Promise.all(apps.splice(0).map((app) => app.close()));
     brokers.clear();
+    await Promise.all(relays.splice(0).map((relay) => relay.cut()));
   });
 
   /** Instances sharing a prefix that no other test uses. */
@@ -306,6 +309,39 @@ describe.skipIf(!nats.available)('several instances on one NATS', () => {
     apps.splice(apps.indexOf(c), 1);
     await eventually(async () => !(await a.sse.isOnline('carol')), 'carol is offline');
     expect(await b.sse.onlineUsers()).toEqual([]);
+  });
+
+  it('drops an instance that dies without cleaning up out of presence within presenceTtlMs', async () => {
+    const presence = { presenceTtlMs: 1500, presenceHeartbeatMs: 300 };
+    const [a] = await cluster(1, {}, presence);
+    const target = new URL(
+      TEST_NATS_URL.includes('://') ? TEST_NATS_URL : `nats://${TEST_NATS_URL}`,
+    );
+    const relay = await TcpRelay.start(target.hostname, Number(target.port || 4222));
+    relays.push(relay);
+    const broker = new NatsSseBroker({
+      servers: relay.address,
+      prefix,
+      storage: 'memory',
+      ...presence,
+    });
+    const doomed = await startApp('express', { broker, heartbeat: 0 });
+    apps.push(doomed);
+    brokers.set(doomed, broker);
+    await connect(doomed, 'bob');
+    await connect(a, 'alice');
+    expect(await a.sse.isOnline('bob')).toBe(true);
+    expect((await a.sse.send('bob', 'hi')).delivered).toBe(1);
+    expect((await a.sse.broadcast('all')).delivered).toBe(2);
+
+    await relay.cut();
+    await eventually(async () => !(await a.sse.isOnline('bob')), 'bob drops out');
+    expect(await a.sse.onlineUsers()).toEqual(['alice']);
+    expect((await a.sse.send('bob', 'hi')).delivered).toBe(0);
+    expect((await a.sse.broadcast('all')).delivered).toBe(1);
+    // The cut-off instance still serves its own connection.
+    expect(await doomed.sse.isOnline('bob')).toBe(true);
+    expect((await doomed.sse.send('bob', 'local')).delivered).toBe(1);
   });
 
   it('keeps data intact across instances: strings, lines, JSON, names, odd user ids', async () => {

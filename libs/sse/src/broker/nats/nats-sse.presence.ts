@@ -65,7 +65,14 @@ export class NatsSsePresence {
 
   private async follow(watcher: QueuedIterator<KvWatchEntry>): Promise<void> {
     try {
-      for await (const entry of watcher) this.take(entry);
+      for await (const entry of watcher) {
+        try {
+          this.take(entry);
+        } catch (error) {
+          // A key that is not an instance's shard (written by hand, say) is skipped.
+          this.onError('presence entry', error);
+        }
+      }
     } catch (error) {
       if (this.watcher === watcher) this.onError('presence watch', error);
     }
@@ -110,8 +117,18 @@ export class NatsSsePresence {
   }
 
   private writeAll(): void {
+    this.forgetDead();
     for (let shard = 0; shard < PRESENCE_SHARDS; shard++) {
       if (this.local[shard].size > 0 || this.written.has(shard)) this.write(shard);
+    }
+  }
+
+  /** Lets go of what instances that stopped writing (died, or cut off) left in the copy. */
+  private forgetDead(): void {
+    const now = Date.now();
+    for (const [instanceId, shards] of this.remote) {
+      for (const [shard, entry] of shards) if (!this.fresh(entry, now)) shards.delete(shard);
+      if (shards.size === 0) this.remote.delete(instanceId);
     }
   }
 
