@@ -1,10 +1,13 @@
 import type { NodeConnectionOptions } from '@nats-io/transport-node';
 import { NatsSseBrokerOptionsError } from './nats-sse.errors.js';
 
-/** Settings of the broker's NATS connection other than `servers` (credentials, TLS, name). */
+/**
+ * Settings of the broker's NATS connection (credentials, TLS, timeouts), less those the
+ * broker sets itself: the servers, reconnecting for ever, `noEcho` and the connection name.
+ */
 export type NatsSseConnectOptions = Omit<
   NodeConnectionOptions,
-  'servers' | 'reconnect' | 'maxReconnectAttempts' | 'waitOnFirstConnect'
+  'servers' | 'reconnect' | 'maxReconnectAttempts' | 'waitOnFirstConnect' | 'noEcho' | 'name'
 >;
 
 /** Options of `new NatsSseBroker(options)`. Every option is optional. */
