@@ -61,3 +61,21 @@ export function redisServerBinaryRequirement(): Requirement {
     .some((dir) => dir !== '' && existsSync(`${dir}/redis-server`));
   return decide(found, 'the redis-server program', 'apt-get install redis-server');
 }
+
+/** The NATS server tests use (JetStream on): NATS_URL, else 127.0.0.1:4222. */
+export const TEST_NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+
+/** Whether a NATS server answers at TEST_NATS_URL. */
+export async function natsRequirement(): Promise<Requirement> {
+  const url = new URL(TEST_NATS_URL.includes('://') ? TEST_NATS_URL : `nats://${TEST_NATS_URL}`);
+  const ok = await canConnect(Number(url.port || 4222), url.hostname);
+  return decide(ok, `NATS at ${TEST_NATS_URL}`, 'start nats-server -js or set NATS_URL');
+}
+
+/** Whether a `nats-server` binary is on the PATH (for tests that start their own). */
+export function natsServerBinaryRequirement(): Requirement {
+  const found = (process.env.PATH ?? '')
+    .split(':')
+    .some((dir) => dir !== '' && existsSync(`${dir}/nats-server`));
+  return decide(found, 'the nats-server program', 'apt-get install nats-server');
+}

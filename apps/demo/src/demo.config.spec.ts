@@ -39,6 +39,15 @@ describe('demoConfigFromEnv', () => {
     });
   });
 
+  it('reads NATS_URL, and refuses it next to REDIS_URL', () => {
+    expect(demoConfigFromEnv({ NATS_URL: 'nats://127.0.0.1:4222' }).natsUrl).toBe(
+      'nats://127.0.0.1:4222',
+    );
+    expect(() => demoConfigFromEnv({ NATS_URL: 'a:4222', REDIS_URL: 'redis://b' })).toThrow(
+      DemoConfigError,
+    );
+  });
+
   it.each([
     ['PORT', '80a', /PORT must be a whole number/],
     ['PORT', '70000', /PORT must be between 0 and 65535/],

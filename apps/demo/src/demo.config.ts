@@ -48,6 +48,17 @@ export interface DemoConfig {
    */
   redisKeyPrefix?: string;
   /**
+   * NATS server(s), JetStream on, to share messages and presence with other instances
+   * (`NATS_URL`, comma-separated for several); excludes `redisUrl`.
+   */
+  natsUrl?: string;
+  /**
+   * First token of the NATS broker's subjects, stream and bucket. Not read from the
+   * environment.
+   * @default the broker's default, 'sse'
+   */
+  natsPrefix?: string;
+  /**
    * Key that signs the demo's tokens (`DEMO_SECRET`). Unset: a random key made at start-up,
    * so that tokens do not outlive the process and no other instance accepts them.
    */
@@ -127,6 +138,9 @@ export function demoConfigFromEnv(env: Env = process.env): DemoConfig {
   if (port !== undefined && port > 65_535) {
     throw new DemoConfigError(`PORT must be between 0 and 65535, got ${port}`);
   }
+  if (text(env, 'REDIS_URL') !== undefined && text(env, 'NATS_URL') !== undefined) {
+    throw new DemoConfigError('REDIS_URL and NATS_URL exclude each other: set one broker');
+  }
   return resolveDemoConfig({
     port,
     host: text(env, 'HOST'),
@@ -139,6 +153,7 @@ export function demoConfigFromEnv(env: Env = process.env): DemoConfig {
     maxConnectionsPerUser: wholeNumber(env, 'SSE_MAX_CONNECTIONS_PER_USER'),
     shutdownDrainMs: wholeNumber(env, 'SHUTDOWN_DRAIN_MS'),
     redisUrl: text(env, 'REDIS_URL'),
+    natsUrl: text(env, 'NATS_URL'),
     // A secret is taken as it is: spaces may be part of it.
     secret: env.DEMO_SECRET === '' ? undefined : env.DEMO_SECRET,
   });

@@ -17,6 +17,12 @@ async function redisBroker(url: string, keyPrefix: string | undefined): Promise<
   return new RedisSseBroker({ url, keyPrefix });
 }
 
+/** The NATS broker, loaded only when asked for, as the Redis one. */
+async function natsBroker(servers: string, prefix: string | undefined): Promise<SseBroker> {
+  const { NatsSseBroker } = await import('nestjs-sse-hub/nats');
+  return new NatsSseBroker({ servers, prefix });
+}
+
 /** The key of `DEMO_SECRET`, or a random one that no other instance shares. */
 function signingKey(secret: string | undefined): Buffer {
   return secret === undefined ? randomBytes(32) : Buffer.from(secret, 'utf8');
@@ -49,9 +55,11 @@ export class DemoModule {
             // (401).
             resolveUser: (request) => authService.userOf(request),
             broker:
-              config.redisUrl === undefined
-                ? undefined
-                : await redisBroker(config.redisUrl, config.redisKeyPrefix),
+              config.natsUrl !== undefined
+                ? await natsBroker(config.natsUrl, config.natsPrefix)
+                : config.redisUrl === undefined
+                  ? undefined
+                  : await redisBroker(config.redisUrl, config.redisKeyPrefix),
           }),
         }),
       ],
