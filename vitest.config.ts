@@ -8,6 +8,7 @@ export default defineConfig({
     // Tests run the library from its sources, as the demo would see it once built.
     alias: [
       { find: /^nestjs-sse-hub\/redis$/, replacement: here('./libs/sse/src/redis.ts') },
+      { find: /^nestjs-sse-hub\/testing$/, replacement: here('./libs/sse/src/testing.ts') },
       { find: /^nestjs-sse-hub$/, replacement: here('./libs/sse/src/index.ts') },
     ],
   },

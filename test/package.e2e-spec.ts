@@ -180,16 +180,19 @@ describe('the packed library in a fresh NestJS app', () => {
     child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const exited = new Promise<number | null>((done) => child.once('exit', done));
     try {
-      const started = await new Promise<{ port: number; refusal: string }>((done, fail) => {
+      type Started = { port: number; refusal: string; testing: string };
+      const started = await new Promise<Started>((done, fail) => {
         child.stdout!.on('data', (chunk: Buffer) => {
           output += chunk.toString();
           const line = /^\{.*\}$/m.exec(output);
-          if (line) done(JSON.parse(line[0]) as { port: number; refusal: string });
+          if (line) done(JSON.parse(line[0]) as Started);
         });
         child.once('exit', (code) => fail(new Error(`the app exited (${code}): ${output}`)));
       });
       // The error classes a user catches are the ones the library throws.
       expect(started.refusal).toBe('SseInvalidUserIdError');
+      // The testing entry resolves and loads from the tarball too.
+      expect(started.testing).toBe('SseTestingModule');
 
       const base = `http://127.0.0.1:${started.port}`;
       const client = await RawSseClient.open(`${base}/sse`, { 'x-user': 'alice' });
