@@ -92,11 +92,23 @@ describe('the packed library in a fresh NestJS app', () => {
     const [{ filename }] = JSON.parse(packed.stdout) as Array<{ filename: string }>;
     tarball = join(work, filename);
 
-    mkdirSync(join(app, 'src'), { recursive: true });
-    for (const file of readdirSync(fixture)) {
-      copyFileSync(join(fixture, file), join(app, 'src', file));
+    // The same sources twice: as an ES module app, and in commonjs/ as a CommonJS one that
+    // shares its node_modules.
+    for (const project of [app, join(app, 'commonjs')]) {
+      mkdirSync(join(project, 'src'), { recursive: true });
+      for (const file of readdirSync(fixture)) {
+        copyFileSync(join(fixture, file), join(project, 'src', file));
+      }
+      // The library's declaration files are type-checked once, in the ES module app; the
+      // CommonJS app shows that they resolve and load from require().
+      const skipLibCheck = project !== app;
+      const tsconfig = {
+        ...STRICT_TSCONFIG,
+        compilerOptions: { ...STRICT_TSCONFIG.compilerOptions, skipLibCheck },
+      };
+      writeFileSync(join(project, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2));
     }
-    writeFileSync(join(app, 'tsconfig.json'), JSON.stringify(STRICT_TSCONFIG, null, 2));
+    writeFileSync(join(app, 'commonjs', 'package.json'), JSON.stringify({ type: 'commonjs' }));
     writeFileSync(
       join(app, 'package.json'),
       JSON.stringify({ name: 'fresh-app', version: '1.0.0', private: true, type: 'module' }),
@@ -164,59 +176,71 @@ describe('the packed library in a fresh NestJS app', () => {
     expect(messages.map((message) => formatMessage(message, pkg) ?? message.code)).toEqual([]);
   });
 
-  it('compiles under strict TypeScript (nodenext), runs, and streams to a real client', async () => {
-    const tsc = join(app, 'node_modules', 'typescript', 'bin', 'tsc');
-    await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: app }).catch(
-      (error: { stdout?: string }) => {
-        throw new Error(`tsc failed in the fresh app:\n${error.stdout ?? String(error)}`);
-      },
-    );
+  it.each([
+    { kind: 'an ES module app', dir: '.' },
+    // A CommonJS app loads the ESM-only package through require(esm): what `engines` is for.
+    { kind: 'a CommonJS app', dir: 'commonjs' },
+  ])(
+    'compiles under strict TypeScript as $kind, runs, and streams to a client',
+    async ({ dir }) => {
+      const project = join(app, dir);
+      const tsc = join(app, 'node_modules', 'typescript', 'bin', 'tsc');
+      await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: project }).catch(
+        (error: { stdout?: string }) => {
+          throw new Error(`tsc failed in the fresh app:\n${error.stdout ?? String(error)}`);
+        },
+      );
+      const main = join(project, 'dist', 'main.js');
+      expect(readFileSync(main, 'utf8').includes('require("nestjs-sse-hub")')).toBe(dir !== '.');
 
-    const child: ChildProcess = spawn(process.execPath, [join(app, 'dist', 'main.js')], {
-      cwd: app,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((done) => child.once('exit', done));
-    try {
-      type Started = { port: number; refusal: string; testing: string };
-      const started = await new Promise<Started>((done, fail) => {
-        child.stdout!.on('data', (chunk: Buffer) => {
-          output += chunk.toString();
-          const line = /^\{.*\}$/m.exec(output);
-          if (line) done(JSON.parse(line[0]) as Started);
+      const child: ChildProcess = spawn(process.execPath, [main], {
+        cwd: project,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const exited = new Promise<number | null>((done) => child.once('exit', done));
+      try {
+        type Started = { port: number; refusal: string; testing: string };
+        const started = await new Promise<Started>((done, fail) => {
+          child.stdout!.on('data', (chunk: Buffer) => {
+            output += chunk.toString();
+            const line = /^\{.*\}$/m.exec(output);
+            if (line) done(JSON.parse(line[0]) as Started);
+          });
+          child.once('exit', (code) => fail(new Error(`the app exited (${code}): ${output}`)));
         });
-        child.once('exit', (code) => fail(new Error(`the app exited (${code}): ${output}`)));
-      });
-      // The error classes a user catches are the ones the library throws.
-      expect(started.refusal).toBe('SseInvalidUserIdError');
-      // The testing entry resolves and loads from the tarball too.
-      expect(started.testing).toBe('SseTestingModule');
+        // The error classes a user catches are the ones the library throws.
+        expect(started.refusal).toBe('SseInvalidUserIdError');
+        // The testing entry resolves and loads from the tarball too.
+        expect(started.testing).toBe('SseTestingModule');
 
-      const base = `http://127.0.0.1:${started.port}`;
-      const client = await RawSseClient.open(`${base}/sse`, { 'x-user': 'alice' });
-      expect(client.status).toBe(200);
-      await client.waitForEvents(1);
-      const sent = await fetch(`${base}/notify/alice`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ text: 'hello from the tarball' }),
-      });
-      expect(await sent.json()).toMatchObject({ delivered: 1, stored: true });
-      await client.waitForEvents(2);
-      expect(client.events[1]).toMatchObject({
-        event: 'notice',
-        data: '{"text":"hello from the tarball"}',
-      });
-      client.close();
-      expect(await fetch(`${base}/sse`).then((response) => response.status)).toBe(401);
-    } finally {
-      child.kill('SIGTERM');
-      await exited;
-    }
-    expect(output).not.toMatch(/ERROR/);
-  }, 60_000);
+        const base = `http://127.0.0.1:${started.port}`;
+        const client = await RawSseClient.open(`${base}/sse`, { 'x-user': 'alice' });
+        expect(client.status).toBe(200);
+        await client.waitForEvents(1);
+        const sent = await fetch(`${base}/notify/alice`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ text: 'hello from the tarball' }),
+        });
+        expect(await sent.json()).toMatchObject({ delivered: 1, stored: true });
+        await client.waitForEvents(2);
+        expect(client.events[1]).toMatchObject({
+          event: 'notice',
+          data: '{"text":"hello from the tarball"}',
+        });
+        client.close();
+        expect(await fetch(`${base}/sse`).then((response) => response.status)).toBe(401);
+      } finally {
+        child.kill('SIGTERM');
+        await exited;
+      }
+      // Node says so on stderr when it loads ESM through require() as an experiment.
+      expect(output).not.toMatch(/ERROR|ExperimentalWarning/);
+    },
+    60_000,
+  );
 });
 
 describe("the package's README", () => {
