@@ -164,7 +164,9 @@ describe('the packed library in a fresh NestJS app', () => {
         if (!existsSync(path)) missing.push(`${relative(installed, map)} -> ${source}`);
       }
     }
-    expect(missing).toEqual([]);
+    // A source deleted since the last build leaves its outputs behind: `tsc -b` does not
+    // remove them. Remove libs/sse/dist and build again.
+    expect(missing, 'maps without their source (a stale build?)').toEqual([]);
   });
 
   it('passes publint, suggestions included', async () => {
