@@ -1,5 +1,5 @@
 import { InMemorySseBroker } from '../broker/in-memory-sse.broker.js';
-import type { SseEnvelope, SsePublishReceipt } from '../broker/sse-broker.interface.js';
+import type { SsePublishReceipt } from '../broker/sse-broker.interface.js';
 import type { SseRecorder } from './sse-recorder.js';
 
 /**
@@ -12,8 +12,9 @@ export class RecordingSseBroker extends InMemorySseBroker {
     super();
   }
 
-  override publish(message: SseEnvelope): Promise<SsePublishReceipt> {
-    this.recorder.record(message);
-    return super.publish(message);
+  // Whatever `publish` is given goes on to the in-memory broker as it is.
+  override publish(...args: Parameters<InMemorySseBroker['publish']>): Promise<SsePublishReceipt> {
+    this.recorder.record(args[0]);
+    return super.publish(...args);
   }
 }
