@@ -1,6 +1,9 @@
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Logger } from '@nestjs/common';
+import { defaultDemoSecretFile, readOrCreateDemoSecret } from './auth/demo-secret-file.js';
 import { createDemoApp } from './demo-app.factory.js';
 import { demoConfigFromEnv } from './demo.config.js';
 import { drainBeforeClose } from './shutdown-drain.js';
@@ -10,9 +13,12 @@ async function main(): Promise<void> {
   const logger = new Logger('Demo');
   const config = demoConfigFromEnv();
   if (config.secret === undefined) {
+    // A key kept on this machine, so that a restart does not sign everybody out.
+    const file = defaultDemoSecretFile(dirname(fileURLToPath(import.meta.url)));
+    config.secret = readOrCreateDemoSecret(file);
     logger.warn(
-      'DEMO_SECRET is not set: tokens are signed with a random key, valid until this ' +
-        'process stops and on this instance only.',
+      `DEMO_SECRET is not set: tokens are signed with a key kept in ${file}, valid on this ` +
+        'machine only. Set DEMO_SECRET in production and for instances on several machines.',
     );
   }
   const app = await createDemoApp(config);
