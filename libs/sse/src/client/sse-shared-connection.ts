@@ -12,7 +12,7 @@ type TabMessage =
   | { kind: 'event'; event: ParsedSseEvent; blank: boolean }
   | { kind: 'error'; final: boolean };
 
-/** How many recent ids a tab remembers, to drop an event that a hand-over brings twice. */
+/** How many recent events a tab remembers, to drop one that a hand-over brings twice. */
 const REMEMBERED_IDS = 512;
 
 /** Whether this browser has what sharing needs: Web Locks and BroadcastChannel. */
@@ -139,8 +139,10 @@ export class SseSharedConnection {
   }
 
   private received(event: ParsedSseEvent, blank: boolean): void {
-    if (this.seen.has(event.lastEventId) && event.lastEventId !== '') return;
-    this.remember(event.lastEventId);
+    // By name and id: a connection's first event and its `sse:gap` reuse the resume id.
+    const key = `${event.type}\n${event.lastEventId}`;
+    if (event.lastEventId !== '' && this.seen.has(key)) return;
+    this.remember(key);
     this.lastEventId = event.lastEventId;
     this.receiver.received(event, blank);
   }
@@ -157,8 +159,8 @@ export class SseSharedConnection {
     this.receiver.failed(final);
   }
 
-  private remember(id: string): void {
-    this.seen.add(id);
+  private remember(key: string): void {
+    this.seen.add(key);
     if (this.seen.size > REMEMBERED_IDS) {
       const oldest = this.seen.values().next();
       if (oldest.done !== true) this.seen.delete(oldest.value);
