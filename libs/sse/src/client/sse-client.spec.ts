@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { SseClient } from './sse-client.js';
 
 /**
@@ -96,10 +96,13 @@ describe('SseClient dispatch', () => {
   it('types addEventListener by the event map', () => {
     answer = (_request, response) => void response.writeHead(404).end();
     const client = new SseClient<{ shipped: MessageEvent<string> }>(`${base}/sse`);
-    client.addEventListener('shipped', (event) => event.data.length);
-    client.addEventListener('open', (event) => event.type);
+    client.addEventListener('shipped', (event) =>
+      expectTypeOf(event).toEqualTypeOf<MessageEvent<string>>(),
+    );
+    client.addEventListener('open', (event) => expectTypeOf(event).toEqualTypeOf<Event>());
     // @ts-expect-error: not a name of the map, nor a built-in event.
     client.addEventListener('shiped', () => undefined);
     client.close();
+    expect(client.readyState).toBe(SseClient.CLOSED);
   });
 });
