@@ -46,10 +46,22 @@ export type SseReadyState = typeof CONNECTING | typeof OPEN | typeof CLOSED;
  */
 export type SseClientRole = 'holder' | 'sharer' | 'own';
 
-/** The request URL with its `topic` parameters, resolved against the page's address. */
+/**
+ * The request URL with its `topic` parameters, resolved against the page's address. Throws a
+ * `SyntaxError`, as EventSource does, for a URL that cannot be resolved.
+ */
 export function streamUrl(url: string | URL, topics: readonly string[] = []): string {
   const base = typeof location === 'undefined' ? undefined : location.href;
-  const resolved = new URL(url, base);
+  let resolved: URL;
+  try {
+    resolved = new URL(url, base);
+  } catch {
+    throw new SyntaxError(
+      `SseClient cannot resolve the URL ${JSON.stringify(String(url))}. Potential solutions: ` +
+        'give an absolute URL (outside a page there is no address to resolve against); ' +
+        'check its spelling.',
+    );
+  }
   for (const topic of topics) resolved.searchParams.append('topic', topic);
   return resolved.href;
 }

@@ -93,6 +93,11 @@ describe('SseClient dispatch', () => {
     expect(errors).toEqual([]);
   });
 
+  it('refuses a URL it cannot resolve, saying what to do', () => {
+    expect(() => new SseClient('/sse')).toThrow(SyntaxError);
+    expect(() => new SseClient('/sse')).toThrow(/Potential solutions: give an absolute URL/);
+  });
+
   it('types addEventListener by the event map', () => {
     answer = (_request, response) => void response.writeHead(404).end();
     const client = new SseClient<{ shipped: MessageEvent<string> }>(`${base}/sse`);
