@@ -21,6 +21,7 @@ const suite = chromiumFound.available ? describe : describe.skip;
 /** The page under test: it opens one client from its query and records everything. */
 const FIXTURE_HTML = `<!doctype html>
 <meta charset="utf-8" />
+<link rel="icon" href="data:," />
 <script type="module">
   import { SseClient } from '/sse-client.js';
   const query = new URLSearchParams(location.search);
@@ -200,6 +201,11 @@ suite('browser client against answers that close it for good', () => {
       }
       const key = url.pathname + url.search;
       requests.set(key, (requests.get(key) ?? 0) + 1);
+      if (url.pathname === '/stream') {
+        // A stream that stays open: its first event, then nothing.
+        response.writeHead(200, { 'content-type': 'text/event-stream' });
+        return void response.write(`id: ${key}\nretry: 60000\ndata:\n\n`);
+      }
       // What an app's stream route answers for a refused topic, a bad name, no such
       // route, and a server that is down for now.
       const status: Record<string, number> = {
@@ -214,6 +220,25 @@ suite('browser client against answers that close it for good', () => {
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     browser = await launch();
     context = await browser.newContext();
+  });
+
+  it('shares one stream between tabs whose topics differ only in order; shared: false does not', async () => {
+    requests.clear();
+    const tab = async (options: object) => {
+      const page = await context.newPage();
+      await page.goto(fixtureUrl(origin, { url: '/stream', options: JSON.stringify(options) }));
+      await page.waitForFunction('window.log.opens === 1');
+      return page;
+    };
+    const first = await tab({ topics: ['a', 'b'] });
+    const second = await tab({ topics: ['b', 'a'] });
+    const own = await tab({ topics: ['a', 'b'], shared: false });
+    expect(await first.evaluate('window.client.role')).toBe('holder');
+    expect(await second.evaluate('window.client.role')).toBe('sharer');
+    expect(await own.evaluate('window.client.role')).toBe('own');
+    const streams = [...requests].filter(([key]) => key.startsWith('/stream'));
+    expect(streams).toEqual([['/stream?topic=a&topic=b', 2]]);
+    for (const page of [first, second, own]) await page.close();
   });
 
   afterAll(async () => {

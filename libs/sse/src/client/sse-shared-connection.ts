@@ -24,6 +24,15 @@ export function canShare(): boolean {
   );
 }
 
+/** The name of the lock and channel: the URL, its topics sorted, so that their order does not matter. */
+function sharingName(url: string): string {
+  const key = new URL(url);
+  const topics = key.searchParams.getAll('topic').sort();
+  key.searchParams.delete('topic');
+  for (const topic of topics) key.searchParams.append('topic', topic);
+  return `nestjs-sse-hub:${key.href}`;
+}
+
 /**
  * One connection for every tab of this origin that opens the same URL: the tab that holds
  * the Web Lock named after the URL holds the stream and posts each event to the others on a
@@ -47,7 +56,7 @@ export class SseSharedConnection {
     /** The last event id this tab has dispatched or been handed. */
     public lastEventId: string,
   ) {
-    const name = `nestjs-sse-hub:${url}`;
+    const name = sharingName(url);
     this.channel = new BroadcastChannel(name);
     this.channel.onmessage = (message: MessageEvent<TabMessage>) => this.heard(message.data);
     navigator.locks
