@@ -111,7 +111,12 @@ describe.each(setups)('demo on %s with the %s transport', (platform, transport) 
       const script = await demo.request('GET', '/assets/app.js');
       expect(script.status).toBe(200);
       expect(script.headers.get('content-type')).toMatch(/^text\/javascript/);
-      expect(script.text).toContain("new EventSource('/sse')");
+      expect(script.text).toContain("import { SseClient } from '/sse-client.js'");
+
+      const client = await demo.request('GET', '/sse-client.js');
+      expect(client.status).toBe(200);
+      expect(client.headers.get('content-type')).toMatch(/^text\/javascript/);
+      expect(client.text).toContain('SseClient');
 
       const style = await demo.request('GET', '/assets/style.css');
       expect(style.status).toBe(200);

@@ -16,7 +16,9 @@ import { CHROMIUM_PATH, chromiumRequirement } from './support/requirements.js';
 
 /**
  * The demo's page in headless Chromium: two users in two browser contexts (two cookie
- * jars), a connection dropped by the server, and what the page shows afterwards.
+ * jars), a connection dropped by the server, and what the page shows afterwards. The page
+ * streams through the library's browser client (`/sse-client.js`); the tabs of one context
+ * sharing it are tested in client-shared.e2e-spec.ts.
  */
 
 const OUTPUT_DIR = new URL('../test-output/', import.meta.url);
@@ -38,6 +40,10 @@ interface Shown {
   event: string;
   data: string;
   time: string;
+  /** `direct`, `broadcast`, `topic`, or `other` for data the page's senders did not wrap. */
+  kind: string;
+  /** What the item shows as its sender. */
+  from: string;
 }
 
 suite.each(setups)('demo page in Chromium, on %s with the %s transport', (platform, transport) => {
@@ -89,9 +95,11 @@ suite.each(setups)('demo page in Chromium, on %s with the %s transport', (platfo
     await page.fill('#user-id', userId);
     await page.click('#sign-in-button');
     await stateIs(page, 'open');
-    // The connection's first event has come: the page has a resume point.
-    await page.locator('#messages li.system.open').first().waitFor();
+    await page.locator('#messages li.system.open').filter({ hasText: 'Connected' }).waitFor();
     await expect(page.textContent('#user-name')).resolves.toBe(userId);
+    // Alone in its browser, the tab holds the connection itself.
+    await page.locator('#role[data-role="holder"]').waitFor();
+    expect(await page.textContent('#role')).toBe('This tab holds the connection');
     return page;
   }
 
@@ -110,6 +118,8 @@ suite.each(setups)('demo page in Chromium, on %s with the %s transport', (platfo
         event: (await item.getAttribute('data-event')) ?? '',
         data: (await item.locator('.data').textContent()) ?? '',
         time: (await item.locator('.time').textContent()) ?? '',
+        kind: (await item.getAttribute('data-kind')) ?? '',
+        from: (await item.locator('.from').textContent()) ?? '',
       });
     }
     // The page shows the newest first.
@@ -173,15 +183,44 @@ suite.each(setups)('demo page in Chromium, on %s with the %s transport', (platfo
     const sentId = await alice.getAttribute('#send-result', 'data-id');
     expect(await alice.textContent('#send-result')).toContain('to 1 connection');
     const [live] = await shown(bob, 1);
-    expect(live).toMatchObject({ id: sentId, event: 'chat', data: 'Hello Bob!\nSecond line.' });
+    expect(live).toMatchObject({
+      id: sentId,
+      event: 'chat',
+      data: 'Hello Bob!\nSecond line.',
+      kind: 'direct',
+      from: 'alice',
+    });
     expect(live.time).toMatch(/^\d\d:\d\d:\d\d\.\d{3}$/);
+    expect(await bob.locator('#messages li.event .badge').count()).toBe(0);
+
+    // A refused send shows its error; the next send that works replaces it.
+    await alice.fill('#to', 'not a user id');
+    await alice.click('#send');
+    await alice.locator('#send-result.error').filter({ hasText: '400' }).waitFor();
+    await alice.fill('#to', 'alice');
+    await alice.fill('#data', 'note to self');
+    await alice.click('#send');
+    await alice
+      .locator('#send-result:not(.error)')
+      .filter({ hasText: 'to 1 connection' })
+      .waitFor();
+    expect((await shown(alice, 1))[0]).toMatchObject({ data: 'note to self', from: 'you' });
+    await alice.click('#clear');
 
     // A broadcast from Bob's page reaches both.
     await bob.fill('#data', '{"note":"to everyone"}');
     await bob.check('#as-json');
     await bob.click('#broadcast');
     await bob.locator('#send-result').filter({ hasText: 'to 2 connections' }).waitFor();
-    expect((await shown(alice, 1))[0].data).toBe('{"note":"to everyone"}');
+    expect((await shown(alice, 1))[0]).toMatchObject({
+      data: '{"note":"to everyone"}',
+      kind: 'broadcast',
+      from: 'bob',
+    });
+    await alice
+      .locator('#messages li.event .badge.broadcast')
+      .filter({ hasText: 'to all' })
+      .waitFor();
     const before = await shown(bob, 2);
 
     // The server drops Bob's stream; messages are sent while the page is away.
@@ -201,6 +240,9 @@ suite.each(setups)('demo page in Chromium, on %s with the %s transport', (platfo
 
     // Back, through Last-Event-ID: each missed message once, in order, and nothing else.
     const after = await shown(bob, 5);
+    expect(after.slice(2).map((m) => [m.kind, m.from])).toEqual(
+      Array(3).fill(['other', 'sender not given']),
+    );
     expect(after.map(({ id, data }) => ({ id, data }))).toEqual([
       { id: sentId, data: 'Hello Bob!\nSecond line.' },
       { id: before[1].id, data: '{"note":"to everyone"}' },
@@ -242,10 +284,17 @@ suite.each(setups)('demo page in Chromium, on %s with the %s transport', (platfo
     const replayed = await shown(carol, HISTORY_SIZE);
     expect(replayed.map((m) => m.data)).toEqual(sent.slice(1));
 
+    // The warning stays until the next action succeeds: a send from the page.
+    await carol.fill('#to', 'carol');
+    await carol.fill('#data', 'still here');
+    await carol.click('#send');
+    await carol.locator('#send-result').filter({ hasText: 'to 1 connection' }).waitFor();
+    await carol.locator('#notice').waitFor({ state: 'hidden' });
+
     // "Close my tabs": the server ends the stream with sse:close and the page stays closed.
     await carol.click('#disconnect-all');
     await stateIs(carol, 'closed');
-    // The page closed its EventSource: the browser will not reconnect on its own.
+    // The client closed itself for good: it will not reconnect on its own.
     expect(await carol.getAttribute('#state', 'data-ready-state')).toBe('CLOSED');
     await carol.locator('#messages li.system.close').filter({ hasText: 'disconnected' }).waitFor();
     await carol.locator('#notice').filter({ hasText: 'will not reconnect' }).waitFor();
@@ -257,5 +306,7 @@ suite.each(setups)('demo page in Chromium, on %s with the %s transport', (platfo
     await carol.click('#reconnect');
     await stateIs(carol, 'open');
     expect(await demo.sse.isOnline('carol')).toBe(true);
+    // The stream works again: the notice that it would not reconnect is gone.
+    expect(await carol.locator('#notice').isHidden()).toBe(true);
   });
 });

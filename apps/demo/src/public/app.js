@@ -1,12 +1,15 @@
-// The demo page: one EventSource per page on GET /sse, and the demo's JSON routes.
+// The demo page: one stream on GET /sse through the library's browser client, shared by
+// every tab of this browser, and the demo's JSON routes.
 //
-// Wire rules this page relies on (see the library's README):
-// - every connection starts with an event of empty data: its id is the resume point;
-// - EventSource sends Last-Event-ID when it reconnects, and the server replays what the
-//   page missed, once each, in order;
+// Wire rules this page relies on (see docs/client.md):
+// - the client resumes with Last-Event-ID on every reconnection, and the server replays
+//   what the page missed, once each, in order; the tabs share one connection and each gets
+//   every event, also when the tab holding it closes;
 // - `sse:gap` means events were lost before the replay: reload what the page shows;
-// - `sse:close` means the server closed this connection for good: close the EventSource,
-//   or the browser would reconnect.
+// - `sse:close` means the server closed the stream for good: the client stops (in every
+//   tab) and the page offers to reconnect.
+
+import { SseClient } from '/sse-client.js';
 
 const USER_KEY = 'nestjs-sse-hub-demo:user';
 const ONLINE_REFRESH_MS = 10_000;
@@ -17,6 +20,7 @@ const $ = (id) => document.getElementById(id);
 const ui = {
   state: $('state'),
   stateText: $('state-text'),
+  role: $('role'),
   whoami: $('whoami'),
   userName: $('user-name'),
   sessionActions: $('session-actions'),
@@ -57,12 +61,10 @@ const ui = {
 const page = {
   /** The signed-in user, or null. */
   userId: null,
-  /** The page's one EventSource, or null when closed. */
+  /** The page's one client, or null when closed. */
   source: null,
-  /** Set when a connection opens: its first event (empty data) has not come yet. */
-  awaitingFirst: false,
-  /** Id of the last event received: what the browser sends as Last-Event-ID. */
-  lastId: '',
+  /** Topics the stream subscribes to (`?topic=`); a topics panel sets them. */
+  topics: [],
   /** Event names listened for besides `message`. */
   names: new Set(),
   onlineTimer: undefined,
@@ -86,10 +88,10 @@ const READY_STATES = ['CONNECTING', 'OPEN', 'CLOSED'];
 function setState(state) {
   ui.state.dataset.state = state;
   ui.stateText.textContent = STATE_TEXT[state];
-  // What the browser itself says: CLOSED means it will not reconnect on its own.
-  const readyState = page.source?.readyState ?? EventSource.CLOSED;
+  // What the client itself says: CLOSED means it will not reconnect on its own.
+  const readyState = page.source?.readyState ?? SseClient.CLOSED;
   ui.state.dataset.readyState = READY_STATES[readyState];
-  ui.state.title = `EventSource.readyState: ${READY_STATES[readyState]}`;
+  ui.state.title = `SseClient.readyState: ${READY_STATES[readyState]}`;
   ui.reconnect.hidden = state !== 'closed';
   document.title = `${STATE_TEXT[state]} · nestjs-sse-hub demo`;
 }
@@ -104,43 +106,70 @@ function hideNotice() {
   ui.notice.hidden = true;
 }
 
+const ROLE_TEXT = {
+  holder: 'This tab holds the connection',
+  sharer: "Shares another tab's connection",
+  own: 'Own connection',
+};
+
+/** Whether this tab holds the stream for every tab of this browser, or shares one. */
+function showRole(source) {
+  const role = source?.role;
+  ui.role.hidden = role === undefined;
+  if (role === undefined) return;
+  ui.role.dataset.role = role;
+  ui.role.textContent = ROLE_TEXT[role];
+  ui.role.title =
+    role === 'own'
+      ? 'This browser cannot share a connection between tabs'
+      : 'The tabs of this browser share one connection: one holds it, the others get every event from it';
+}
+
 // ---------------------------------------------------------------------------------------
 // The stream
 
 function connect() {
   closeStream();
-  hideNotice();
-  const source = new EventSource('/sse');
+  const source = new SseClient('/sse', { topics: page.topics });
   page.source = source;
-  page.awaitingFirst = false;
-  // A new EventSource starts afresh: it sends no Last-Event-ID.
-  page.lastId = '';
+  let closedByServer = false;
   setState('connecting');
+  showRole(source);
 
-  source.onopen = () => {
+  source.addEventListener('open', () => {
     if (page.source !== source) return;
-    page.awaitingFirst = true;
+    const resumed = source.lastEventId;
+    addSystemLine(resumed === '' ? 'Connected' : `Reconnected; resuming after ${resumed}`, 'open');
     setState('open');
+    // The stream works again: an earlier failure is no longer news.
+    hideNotice();
     refreshOnlineSoon();
-  };
+  });
 
-  source.onerror = () => {
+  source.addEventListener('error', () => {
     if (page.source !== source) return;
-    // CONNECTING: the stream ended or broke and the browser reconnects by itself after
-    // the server's `retry`, sending Last-Event-ID. CLOSED: the browser gave up (the server
-    // answered something other than a stream, such as 401 once the token has expired).
-    if (source.readyState === EventSource.CONNECTING) {
+    // CONNECTING: the stream ended or broke and the client reconnects by itself after the
+    // server's `retry` (or a backoff), sending Last-Event-ID. CLOSED: it gave up for good
+    // (sse:close, or an answer such as 401 once the sign-in has expired).
+    if (source.readyState === SseClient.CONNECTING) {
       if (ui.state.dataset.state === 'open') addSystemLine('Connection lost; reconnecting', 'lost');
       setState('reconnecting');
     } else {
       page.source = null;
-      void streamRefused();
+      if (closedByServer) setState('closed');
+      else void streamRefused();
     }
-  };
+  });
+
+  source.addEventListener('sse:role', () => {
+    if (page.source !== source) return;
+    showRole(source);
+    if (source.role === 'holder' && ui.state.dataset.state !== 'connecting') {
+      addSystemLine('This tab took over the connection', 'role');
+    }
+  });
 
   source.addEventListener('sse:gap', (event) => {
-    page.awaitingFirst = false;
-    page.lastId = event.lastEventId;
     const reason = reasonOf(event.data);
     addSystemLine(`Events were lost here (sse:gap: ${reason})`, 'gap');
     showNotice(
@@ -153,16 +182,14 @@ function connect() {
 
   source.addEventListener('sse:close', (event) => {
     if (page.source !== source) return;
-    // Closed for good: without close(), the browser would reconnect.
-    source.close();
-    setState('closed');
-    page.source = null;
+    // Closed for good: the client stops by itself, in every tab that shares it.
+    closedByServer = true;
     const reason = reasonOf(event.data);
     addSystemLine(`The server closed this connection (sse:close: ${reason})`, 'close');
     showNotice(
       reason === 'replaced'
-        ? 'This user opened more tabs than the server allows: this one was closed and will ' +
-            'not reconnect.'
+        ? 'This user opened more connections than the server allows: this one was closed ' +
+            'and will not reconnect.'
         : 'The server closed this connection for good: this page will not reconnect.',
       'warning',
     );
@@ -176,9 +203,10 @@ function connect() {
 function closeStream() {
   if (page.source !== null) page.source.close();
   page.source = null;
+  showRole(null);
 }
 
-/** The browser gave up on the stream: signed out, or the server cannot serve it now. */
+/** The client gave up on the stream: signed out, or the server refused it. */
 async function streamRefused() {
   const response = await fetch('/sse/online').catch(() => undefined);
   if (response?.status === 401) {
@@ -190,22 +218,27 @@ async function streamRefused() {
 }
 
 function onEvent(event) {
-  const previousId = page.lastId;
-  page.lastId = event.lastEventId;
-  if (page.awaitingFirst && event.type === 'message' && event.data === '') {
-    // The connection's first event: no message, just the id to resume from. A resumed
-    // connection starts with the id the browser sent back, and the replay follows.
-    page.awaitingFirst = false;
-    addSystemLine(
-      previousId !== '' && previousId === event.lastEventId
-        ? `Reconnected; resuming after ${previousId}`
-        : `Connected; resume point ${event.lastEventId}`,
-      'open',
-    );
-    return;
-  }
-  page.awaitingFirst = false;
   addMessage(event.lastEventId, event.type, event.data);
+}
+
+/**
+ * What the page's own senders wrap around the data they send (see `payload`): who sent it,
+ * and to whom (`null`: a broadcast; a `topic`: a topic's event). The sender is what the
+ * sending page says: the demo has no passwords, so a claim is as good as a sign-in.
+ */
+function envelopeOf(data) {
+  let value;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || typeof value.from !== 'string') return;
+  if (!Object.hasOwn(value, 'body')) return;
+  const body = typeof value.body === 'string' ? value.body : JSON.stringify(value.body);
+  const kind =
+    typeof value.topic === 'string' ? 'topic' : value.to === null ? 'broadcast' : 'direct';
+  return { from: value.from, kind, topic: value.topic, body };
 }
 
 function reasonOf(data) {
@@ -243,21 +276,36 @@ function show(item) {
 
 function addMessage(id, name, data) {
   const now = new Date();
+  const envelope = envelopeOf(data);
   const item = element('li', 'event');
   item.dataset.id = id;
   item.dataset.event = name;
+  item.dataset.kind = envelope?.kind ?? 'other';
+  item.dataset.from = envelope?.from ?? '';
 
   const meta = element('div', 'meta');
   const time = element('time', 'time', timeOf(now));
   time.dateTime = now.toISOString();
   meta.append(time, element('span', `name${name === 'message' ? '' : ' custom'}`, name));
+  if (envelope === undefined) {
+    meta.append(element('span', 'from unknown', 'sender not given'));
+  } else {
+    const from = element('span', 'from', envelope.from === page.userId ? 'you' : envelope.from);
+    from.title = `from ${envelope.from}`;
+    meta.append(from);
+    if (envelope.kind === 'broadcast') meta.append(element('span', 'badge broadcast', 'to all'));
+    if (envelope.kind === 'topic') {
+      meta.append(element('span', 'badge topic', `topic ${envelope.topic}`));
+    }
+  }
   const idText = element('code', 'id', id);
   idText.title = `id: ${id}`;
   meta.append(idText);
 
   // Text only: data is whatever another user typed.
-  const body = element('pre', 'data', data);
-  if (data === '') body.classList.add('blank');
+  const text = envelope?.body ?? data;
+  const body = element('pre', 'data', text);
+  if (text === '') body.classList.add('blank');
   item.append(meta, body);
   show(item);
   page.received += 1;
@@ -333,16 +381,18 @@ async function errorText(response) {
   }
 }
 
-function payload() {
+/** The data as typed (text, or JSON when asked), wrapped with its sender and recipient. */
+function payload(to) {
   const text = ui.data.value;
-  const body = { data: text };
+  let data = text;
   if (ui.asJson.checked) {
     try {
-      body.data = JSON.parse(text);
+      data = JSON.parse(text);
     } catch {
       throw new Error('The data is not valid JSON: untick "Send as JSON" to send it as text.');
     }
   }
+  const body = { data: { from: page.userId, to, body: data } };
   const name = ui.event.value.trim();
   if (name !== '') body.event = name;
   return body;
@@ -367,6 +417,8 @@ async function post(path, body) {
       ? `Sent ${id}: nobody connected, kept for when they reconnect.`
       : `Sent ${id} to ${delivered} connection${delivered === 1 ? '' : 's'}.`;
   ui.sendResult.dataset.id = id;
+  // It worked: an error shown for an earlier action is stale now.
+  hideNotice();
   refreshOnlineSoon();
 }
 
@@ -387,8 +439,8 @@ function applyNames() {
     ui.listenNames.value
       .split(',')
       .map((name) => name.trim())
-      // The page listens for these itself; `error` is the EventSource's own failure event.
-      .filter((name) => name !== '' && name !== 'message' && name !== 'error')
+      // The page listens for these itself; `open` and `error` are the client's own events.
+      .filter((name) => name !== '' && !['message', 'open', 'error'].includes(name))
       .filter((name) => !name.startsWith('sse:')),
   );
   const source = page.source;
@@ -467,11 +519,14 @@ ui.signInForm.addEventListener('submit', async (event) => {
 
 ui.sendForm.addEventListener('submit', (event) => {
   event.preventDefault();
-  void send('/messages', () => ({ to: ui.to.value.trim(), ...payload() }));
+  const to = ui.to.value.trim();
+  void send('/messages', () => ({ to, ...payload(to) }));
 });
-ui.broadcast.addEventListener('click', () => void send('/messages/broadcast', payload));
+ui.broadcast.addEventListener('click', () => void send('/messages/broadcast', () => payload(null)));
 
 ui.disconnectAll.addEventListener('click', async () => {
+  // Cleared first: the sse:close this asks for brings its own notice, maybe before the answer.
+  hideNotice();
   const response = await fetch('/sse', { method: 'DELETE' });
   if (response.status === 401) signedOut('Your sign-in has expired: sign in again.');
 });
