@@ -20,8 +20,10 @@ export const SERVER_NOTES = [
     'nginx process (`master_process off`, its own single worker) pinned like the other ' +
     "servers; each subscriber is multiplexed over its user's channel and one shared channel, " +
     'channels keep the last 100 messages for 5 minutes (as the history of the library does), ' +
-    "and messages come through nchan's HTTP publisher. Skipped where nginx or the module is " +
-    'not installed.',
+    "and messages come through nchan's HTTP publisher. A new subscriber starts from the " +
+    'newest message (`nchan_subscriber_first_message newest`), which nchan places at the ' +
+    'current second, so connections are opened once the second of the last message is over. ' +
+    'Skipped where nginx or the module is not installed.',
 ];
 
 /**

@@ -51,6 +51,9 @@ export const SERVERS = [
     publish: 'http',
     work: 0.5,
     driver: true,
+    // nchan starts a new subscriber at the current second of its message ids: messages of
+    // that second reach it, so connections are opened once the second of the last ones is over.
+    replaysItsSecond: true,
     unavailable: nchanUnavailable,
   },
 ];
