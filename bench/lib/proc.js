@@ -7,10 +7,19 @@ import { spawn, spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 
 const children = new Set();
+/** Processes the children started (nginx), ended with them should a child die first. */
+const grandchildren = new Set();
 
 function killAll() {
   for (const child of children) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+  for (const pid of grandchildren) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone: it ended with its parent.
+    }
   }
 }
 process.on('exit', killAll);
@@ -40,6 +49,8 @@ export class Child {
     this.backlog = [];
     this.lastId = 0;
     this.exited = false;
+    /** What the child said it started (`pids` of its ready report). */
+    this.pids = [];
     /** Rejects once the child fails or exits: race it against what it should report. */
     this.failed = new Promise((_, reject) => (this.fail = reject));
     this.failed.catch(() => {});
@@ -59,6 +70,14 @@ export class Child {
     this.process.on('exit', (code, signal) => {
       this.exited = true;
       children.delete(this.process);
+      for (const pid of this.pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // It ended with its parent, as it should.
+        }
+        grandchildren.delete(pid);
+      }
       const error = new Error(`${this.name} exited (${signal ?? code})`);
       for (const { reject } of this.pending.values()) reject(error);
       for (const { reject } of this.waiting) reject(error);
@@ -70,6 +89,10 @@ export class Child {
   }
 
   onMessage(message) {
+    if (message.type === 'ready' && Array.isArray(message.pids)) {
+      this.pids = message.pids;
+      for (const pid of message.pids) grandchildren.add(pid);
+    }
     if (message.type === 'reply') {
       const call = this.pending.get(message.id);
       if (call === undefined) return;
@@ -114,8 +137,14 @@ export class Child {
   next(type, timeoutMs = 60_000) {
     const index = this.backlog.findIndex((message) => message.type === type);
     if (index !== -1) return Promise.resolve(this.backlog.splice(index, 1)[0]);
-    if (this.failure !== undefined) return Promise.reject(new Error(this.failure));
-    if (this.exited) return Promise.reject(new Error(`${this.name} has exited`));
+    // Rejections nobody awaits yet are not unhandled: the caller races them later.
+    const rejected = (text) => {
+      const promise = Promise.reject(new Error(text));
+      promise.catch(() => {});
+      return promise;
+    };
+    if (this.failure !== undefined) return rejected(this.failure);
+    if (this.exited) return rejected(`${this.name} has exited`);
     const reported = new Promise((resolve, reject) => {
       const waiter = { type, resolve, reject };
       waiter.timer = setTimeout(() => {

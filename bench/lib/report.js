@@ -1,8 +1,9 @@
 /** The human side of the results: docs/benchmarks.md and its chart, docs/benchmarks.svg. */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { availableParallelism, cpus, release, totalmem, type } from 'node:os';
+import { availableParallelism, cpus, loadavg, release, totalmem, type } from 'node:os';
+import { SERVER_NOTES, TIME_NOTES } from './report-text.js';
 
-/** What the figures were measured on. */
+/** What the figures were measured on, and how busy it was when the run started. */
 export function machine(placement) {
   return {
     cpu: cpus()[0]?.model.trim() ?? 'unknown',
@@ -11,77 +12,102 @@ export function machine(placement) {
     os: `${type()} ${release()}`,
     node: process.version,
     pinned: placement.pinned,
+    loadAverage: loadavg().map((load) => Number(load.toFixed(2))),
   };
 }
 
 const HUB = 'nestjs-sse-hub';
 
 /**
- * The goals of the default transport at the largest size, as ratios against raw-node in the
- * same run; `higher` says which way is better.
+ * The goals, as ratios against raw-node in the same run at every size; `lower` says that
+ * lower is better.
  */
 export const GOALS = [
-  { key: 'broadcastDeliveriesPerSec', label: 'broadcast, one message a turn', target: 0.9 },
-  { key: 'burstDeliveriesPerSec', label: 'broadcast, bursts of ten', target: 0.6 },
-  { key: 'unicastSendsPerSec', label: 'unicast sends', target: 0.8 },
-  { key: 'heapPerConnection', label: 'heap per connection', target: 1.5, lower: true },
-  { key: 'latencyP99', label: 'fan-out latency p99', target: 1.3, lower: true },
-];
-
-/** Each figure: how to read it from a run, how to show it, and which way is better. */
-const FIGURES = [
   {
-    key: 'broadcastDeliveriesPerSec',
-    title: 'Broadcast, one a turn',
-    unit: 'deliveries/s',
-    get: (run) => run.broadcastDeliveriesPerSec,
-  },
-  {
-    key: 'burstDeliveriesPerSec',
-    title: 'Broadcast, bursts of ten',
-    unit: 'deliveries/s',
-    get: (run) => run.burstDeliveriesPerSec,
-  },
-  {
-    key: 'unicastSendsPerSec',
-    title: 'Unicast',
-    unit: 'sends/s',
-    get: (run) => run.unicastSendsPerSec,
-  },
-  {
-    key: 'connectionsPerSec',
-    title: 'Connections opened',
-    unit: 'per second',
-    get: (run) => run.connectionsPerSec,
-  },
-  {
-    key: 'memoryPerConnection',
-    title: 'Memory (RSS) per connection',
-    unit: 'bytes',
-    get: (run) => run.memoryPerConnectionBytes,
+    server: HUB,
+    key: 'cpuPerDelivery',
+    label: 'CPU per broadcast delivery',
+    target: 1,
     lower: true,
   },
+  {
+    server: HUB,
+    key: 'cpuPerUnicastSend',
+    label: 'CPU per unicast send',
+    target: 1.2,
+    lower: true,
+  },
+  {
+    server: `${HUB}:fastify`,
+    key: 'cpuPerUnicastSend',
+    label: 'CPU per unicast send',
+    target: 1.2,
+    lower: true,
+  },
+  { server: HUB, key: 'connectionsPerSec', label: 'connections opened per second', target: 0.6 },
+  {
+    server: `${HUB}:fastify`,
+    key: 'connectionsPerSec',
+    label: 'connections opened per second',
+    target: 1,
+  },
+  { server: HUB, key: 'heapPerConnection', label: 'heap per connection', target: 1.3, lower: true },
+  {
+    server: `${HUB}:fastify`,
+    key: 'heapPerConnection',
+    label: 'heap per connection',
+    target: 1.1,
+    lower: true,
+  },
+  { server: HUB, key: 'latencyP99', label: 'fan-out latency p99', target: 1.3, lower: true },
+];
+
+/** Each figure of the chart: its ratio to raw-node's, and which way is better. */
+const FIGURES = [
+  {
+    key: 'cpuPerDelivery',
+    title: 'CPU per delivery',
+    get: (run) => run.cpuPerDeliveryUs,
+    lower: true,
+  },
+  {
+    key: 'cpuPerBurstDelivery',
+    title: 'CPU per delivery, bursts',
+    get: (run) => run.cpuPerBurstDeliveryUs,
+    lower: true,
+  },
+  {
+    key: 'cpuPerUnicastSend',
+    title: 'CPU per unicast send',
+    get: (run) => run.cpuPerUnicastSendUs,
+    lower: true,
+  },
+  {
+    key: 'cpuPerConnect',
+    title: 'CPU per connect',
+    get: (run) => run.cpuPerConnectUs,
+    lower: true,
+  },
+  {
+    key: 'broadcastDeliveriesPerSec',
+    title: 'Broadcast deliveries/s',
+    get: (run) => run.broadcastDeliveriesPerSec,
+  },
+  { key: 'unicastSendsPerSec', title: 'Unicast sends/s', get: (run) => run.unicastSendsPerSec },
+  { key: 'connectionsPerSec', title: 'Connections opened/s', get: (run) => run.connectionsPerSec },
   {
     key: 'heapPerConnection',
     title: 'Heap per connection',
-    unit: 'bytes',
     get: (run) => run.heapPerConnectionBytes,
     lower: true,
   },
-  {
-    key: 'latencyP50',
-    title: 'Fan-out latency p50',
-    unit: 'ms',
-    get: (run) => run.latencyMs.p50,
-    lower: true,
-  },
-  {
-    key: 'latencyP99',
-    title: 'Fan-out latency p99',
-    unit: 'ms',
-    get: (run) => run.latencyMs.p99,
-    lower: true,
-  },
+];
+
+/** Pairs compared figure by figure at the largest size: ours first. */
+const PEERS = [
+  [HUB, 'better-sse'],
+  [HUB, 'nestjs-naive'],
+  [`${HUB}:http-publish`, 'nchan'],
 ];
 
 const COLORS = {
@@ -92,6 +118,8 @@ const COLORS = {
   'nestjs-sse-hub:observable': '#60a5fa',
   'nestjs-sse-hub:fastify': '#059669',
   'nestjs-sse-hub+redis': '#7c3aed',
+  'nestjs-sse-hub:http-publish': '#0891b2',
+  nchan: '#be185d',
 };
 
 function serversOf(runs) {
@@ -112,13 +140,25 @@ function integer(n) {
   return n === null || n === undefined ? 'n/a' : Math.round(n).toLocaleString('en-US');
 }
 
-function ms(n) {
+/** Three significant digits at most, as a figure of a noisy measurement deserves. */
+function decimal(n) {
   if (n === null || n === undefined) return 'n/a';
   return n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
 }
 
+function duration(seconds) {
+  return seconds < 120 ? `${seconds} s` : `${Math.round(seconds / 60)} minutes`;
+}
+
 function ratio(n) {
   return n === null || n === undefined ? 'n/a' : `${n.toFixed(2)}x`;
+}
+
+/** A median with its spread over the repeats: `9.08 (8.71-9.30)`. */
+function withSpread(spread) {
+  if (spread === undefined || spread.median === null) return 'n/a';
+  if (spread.values.length < 2) return decimal(spread.median);
+  return `${decimal(spread.median)} (${decimal(spread.min)}-${decimal(spread.max)})`;
 }
 
 // --- markdown ----------------------------------------------------------------------------
@@ -166,123 +206,158 @@ function table(header, rows, rightAligned = []) {
 }
 
 function goalRows(results) {
-  const largest = Math.max(...sizesOf(results.runs));
-  const hub = results.runs.find((run) => run.server === HUB && run.connections === largest);
-  return GOALS.map((goal) => {
-    const value = hub?.vsRawNode?.[goal.key] ?? null;
-    const met = value === null ? null : goal.lower ? value <= goal.target : value >= goal.target;
-    return {
-      ...goal,
-      value,
-      met,
-      row: [
+  const sizes = sizesOf(results.runs);
+  return GOALS.filter((goal) => results.runs.some((run) => run.server === goal.server)).map(
+    (goal) => {
+      const values = sizes.map(
+        (n) =>
+          results.runs.find((run) => run.server === goal.server && run.connections === n)
+            ?.vsRawNode?.[goal.key] ?? null,
+      );
+      const known = values.filter((value) => value !== null);
+      const met =
+        known.length === 0
+          ? null
+          : known.every((value) => (goal.lower ? value <= goal.target : value >= goal.target));
+      return [
+        `\`${goal.server}\``,
         goal.label,
         `${goal.lower ? 'at most' : 'at least'} ${goal.target}x`,
-        ratio(value),
+        ...values.map(ratio),
         met === null ? 'n/a' : met ? 'yes' : 'no',
-      ],
-    };
-  });
+      ];
+    },
+  );
 }
 
-/** Whether nestjs-sse-hub is ahead of a peer on every figure at a size. */
-function aheadRows(results) {
+/** Where ours is behind a peer at the largest size, figure by figure. */
+function peerRows(results) {
   const largest = Math.max(...sizesOf(results.runs));
   const at = (server) =>
     results.runs.find((run) => run.server === server && run.connections === largest);
-  const hub = at(HUB);
-  if (hub === undefined) return [];
-  return ['better-sse', 'nestjs-naive']
-    .map((peer) => ({ peer, run: at(peer) }))
-    .filter(({ run }) => run !== undefined)
-    .map(({ peer, run }) => {
+  return PEERS.map(([ours, peer]) => ({ ours, peer, mine: at(ours), theirs: at(peer) }))
+    .filter(({ mine, theirs }) => mine !== undefined && theirs !== undefined)
+    .map(({ ours, peer, mine, theirs }) => {
       const behind = FIGURES.filter((figure) => {
-        const mine = figure.get(hub);
-        const theirs = figure.get(run);
-        return figure.lower ? mine > theirs : mine < theirs;
-      }).map((figure) => figure.title.toLowerCase());
-      return [peer, behind.length === 0 ? 'every figure' : `all but ${behind.join(', ')}`];
+        const a = figure.get(mine);
+        const b = figure.get(theirs);
+        if (a === null || b === null || a === undefined || b === undefined) return false;
+        return figure.lower ? a > b : a < b;
+      }).map((figure) => figure.title.charAt(0).toLowerCase() + figure.title.slice(1));
+      return [
+        `\`${ours}\``,
+        `\`${peer}\``,
+        behind.length === 0 ? 'ahead on every figure' : `behind on ${behind.join(', ')}`,
+      ];
     });
+}
+
+function cpuTable(runs) {
+  return table(
+    ['server', 'µs/delivery', 'µs/delivery, bursts', 'µs/send', 'µs/connect'],
+    runs.map((run) => [
+      `\`${run.server}\``,
+      withSpread(run.spread?.cpuPerDeliveryUs),
+      withSpread(run.spread?.cpuPerBurstDeliveryUs),
+      withSpread(run.spread?.cpuPerUnicastSendUs),
+      withSpread(run.spread?.cpuPerConnectUs),
+    ]),
+    [1, 2, 3, 4],
+  );
+}
+
+function throughputTable(runs) {
+  return table(
+    [
+      'server',
+      'broadcast/s',
+      'bursts/s',
+      'unicast/s',
+      'connects/s',
+      'p50 ms',
+      'p99 ms',
+      'RSS B/conn',
+      'heap B/conn',
+    ],
+    runs.map((run) => [
+      `\`${run.server}\``,
+      integer(run.broadcastDeliveriesPerSec),
+      integer(run.burstDeliveriesPerSec),
+      integer(run.unicastSendsPerSec),
+      integer(run.connectionsPerSec),
+      decimal(run.latencyMs.p50),
+      decimal(run.latencyMs.p99),
+      integer(run.rssPerConnectionBytes),
+      integer(run.heapPerConnectionBytes),
+    ]),
+    [1, 2, 3, 4, 5, 6, 7, 8],
+  );
 }
 
 function markdown(results) {
   const sizes = sizesOf(results.runs);
-  const largest = sizes.length > 0 ? Math.max(...sizes) : 0;
-  const { machine: m } = results;
-  const repeats = results.runs[0]?.messages.repeats ?? 1;
+  const { machine: m, plan } = results;
+  const repeats = plan?.repeats ?? results.runs[0]?.messages.repeats ?? 1;
   const out = [];
   out.push('# Benchmarks', '');
   out.push(
     ...prose(
-      `Measured on ${results.generatedAt.slice(0, 10)}, ${results.mode === 'quick' ? 'quick run (`npm run bench -- --quick`)' : 'full run (`npm run bench`)'}, ${results.durationSec} s. ` +
-        'Every server was measured by the same load client in the same run; ratios are ' +
-        'against `raw-node` at the same number of connections.',
+      `Measured on ${results.generatedAt.slice(0, 10)}, ${results.mode === 'full' ? 'full run (`npm run bench`)' : `${results.mode} run`}, ` +
+        `${duration(results.durationSec)}, on ${m.cores} cores (${m.cpu}, Node.js ${m.node}). ` +
+        'Every server was measured by the same load client in the same run. The headline ' +
+        'figures are the CPU time the server process itself spent per unit of work, in ' +
+        'microseconds (lower is better): per message delivered to a connection by a broadcast, ' +
+        'per message sent to one user, per connection opened. Unlike rates, they barely move ' +
+        'when something else runs on the other core. ' +
+        (repeats > 1
+          ? `Each is the median of ${repeats} repeats, with the lowest and the highest in brackets; `
+          : 'Each phase ran once; ') +
+        'throughput, latency and memory stand beside them. Ratios are against `raw-node` at ' +
+        'the same number of connections.',
     ),
     '',
   );
   out.push('![Ratios against raw-node at each number of connections](benchmarks.svg)', '');
 
-  if (results.ratios) {
-    out.push(`## nestjs-sse-hub against raw-node at ${thousands(largest)} connections`, '');
+  const goals = goalRows(results);
+  if (goals.length > 0) {
+    out.push('## Goals', '');
     out.push(
       ...prose(
-        'The default `direct` transport on Express, as ratios of the same run (throughput: ' +
-          'higher is better; memory and latency: lower is better).',
+        'Ratios against `raw-node` of the same run at each number of connections; a goal is ' +
+          'met when it holds at every size.',
       ),
       '',
     );
     out.push(
       table(
-        ['goal', 'target', 'measured', 'met'],
-        goalRows(results).map((goal) => goal.row),
+        ['server', 'figure', 'goal', ...sizes.map(thousands), 'met'],
+        goals,
+        sizes.map((_, i) => 3 + i),
       ),
       '',
     );
-    const ahead = aheadRows(results);
-    if (ahead.length > 0) {
+    const peers = peerRows(results);
+    if (peers.length > 0) {
       out.push(
-        table(
-          ['ahead of', `at ${thousands(largest)} connections`],
-          ahead.map(([peer, text]) => [peer, text]),
-        ),
+        table(['ours', 'against', `at ${thousands(Math.max(...sizes))} connections`], peers),
         '',
       );
     }
   }
 
   for (const n of sizes) {
+    const runs = results.runs.filter((run) => run.connections === n);
     out.push(`## ${thousands(n)} connections`, '');
-    const rows = results.runs
-      .filter((run) => run.connections === n)
-      .map((run) => [
-        `\`${run.server}\``,
-        integer(run.broadcastDeliveriesPerSec),
-        integer(run.burstDeliveriesPerSec),
-        integer(run.unicastSendsPerSec),
-        ms(run.latencyMs.p50),
-        ms(run.latencyMs.p99),
-        integer(run.memoryPerConnectionBytes),
-        integer(run.heapPerConnectionBytes),
-        integer(run.connectionsPerSec),
-      ]);
     out.push(
-      table(
-        [
-          'server',
-          'broadcast/s',
-          'bursts/s',
-          'unicast/s',
-          'p50 ms',
-          'p99 ms',
-          'RSS B/conn',
-          'heap B/conn',
-          'connects/s',
-        ],
-        rows,
-        [1, 2, 3, 4, 5, 6, 7, 8],
-      ),
+      repeats > 1
+        ? `Server CPU per unit of work, µs (median, lowest-highest of ${repeats}):`
+        : 'Server CPU per unit of work, µs:',
       '',
     );
+    out.push(cpuTable(runs), '');
+    out.push('Throughput (medians), fan-out latency and memory:', '');
+    out.push(throughputTable(runs), '');
   }
   for (const { server, reason } of results.skipped)
     out.push(`Skipped \`${server}\`: ${reason}.`, '');
@@ -290,53 +365,53 @@ function markdown(results) {
     out.push(`**Failed** \`${server}\` at ${connections}: ${error.split('\n')[0]}`, '');
   }
 
+  out.push('## Where the time goes', '');
+  const [lead, ...items] = TIME_NOTES;
+  out.push(...prose(lead), '', ...prose(...items), '');
+
   out.push('## The servers', '');
-  out.push(
-    ...prose(
-      '- `raw-node`: plain `node:http`, a map of user id to open responses; each message is ' +
-        'serialised once and written to every response. The floor.',
-      '- `better-sse`: [better-sse](https://github.com/MatthewWid/better-sse), a session per ' +
-        'connection and one channel for everyone, as its documentation shows.',
-      '- `nestjs-naive`: NestJS alone, what a developer writes by hand: an `@Sse()` route ' +
-        'returning the rxjs Subject of the user, one Subject per user.',
-      '- `nestjs-sse-hub`: this library with its defaults (the `direct` transport) on Express.',
-      "- `nestjs-sse-hub:observable`: the `observable` transport, NestJS's own `@Sse()` pipeline.",
-      '- `nestjs-sse-hub:fastify`: the defaults on Fastify.',
-      '- `nestjs-sse-hub+redis`: two instances on one Redis, the client connected to one, the ' +
-        'sender on the other.',
-    ),
-    '',
-  );
+  out.push(...prose(...SERVER_NOTES), '');
 
   out.push('## Method', '');
   out.push(
     ...prose(
       '- Each server runs in its own process, started afresh for each number of connections, ' +
         'with `--expose-gc`; the load client runs in another. Where `taskset` exists, the ' +
-        'server is pinned to one core and the client to another.',
+        'server is pinned to one core and the client (and the HTTP publisher) to the other.',
+      '- Server CPU: the server process reads its own CPU time (`process.cpuUsage()`, user ' +
+        'plus system) at the start and at the end of each phase and answers over IPC; for ' +
+        'nginx, its time on the CPU from `/proc/<pid>/schedstat`; for two instances on Redis, ' +
+        'the sum of both. The phase ends when the last stream has the last message, so the ' +
+        'figure includes writing to the sockets. It divides by the deliveries, the sends or ' +
+        'the connections of the phase.',
       '- The client opens every stream over a raw HTTP/1.1 socket and counts events by their ' +
         'blank lines, without EventSource objects. Each event carries ' +
         '`{"n":<sequence>,"t":<send time>}`; every stream must receive every message of a ' +
         'phase exactly once and in order, or the run fails.',
-      '- The servers are driven over IPC. Before the baseline, 50 connections are opened, ' +
-        'sent to and closed, so that routes and code paths are compiled.',
-      '- Memory per connection: RSS and heap used after `gc()`, at N connections minus at ' +
-        '0, divided by N. `memoryPerConnectionBytes` in the results is the RSS figure.',
+      '- Messages are sent in the server process (the IPC command runs the send loop there), ' +
+        'except for `nchan` and `nestjs-sse-hub:http-publish`: a publisher process sends each ' +
+        'as an HTTP `POST`, pipelined on one keep-alive connection (one request in flight for ' +
+        'broadcasts, ten for bursts, 32 for unicasts), so their CPU figures include parsing ' +
+        'and answering a request per message.',
+      '- Before the baseline, 50 connections are opened, sent to and closed, so that routes ' +
+        'and code paths are compiled.',
       '- Broadcast: messages to everyone, one per turn of the event loop, then in bursts of ' +
         'ten per turn; deliveries per second from the first send until the last stream has ' +
-        'the last message (on the monotonic clock, which both processes share).',
-      '- Unicast: rounds of one message to each user, one round per turn; sends per second, ' +
-        'timed the same way.',
+        'the last message (on the monotonic clock, which both processes share). Unicast: ' +
+        'rounds of one message to each user, one round per turn.',
+      `- Connects: ${plan?.connectRepeats ?? repeats} times, all N connections opened 100 at ` +
+        'a time from none, then closed; connections per second is the median rate over ten ' +
+        'consecutive tenths of the connections; CPU per connect runs from the first request ' +
+        'until the server counts them all.',
+      '- Memory per connection: heap used and RSS after three forced `gc()`, at N ' +
+        'connections minus at none, divided by N. The heap is read at each connect repeat; ' +
+        'RSS only from the fresh process, as freed pages stay resident. ' +
+        '`memoryPerConnectionBytes` in the results is the RSS figure. nginx has no heap.',
       '- Fan-out latency: one broadcast at a time, the next once every stream has the last; ' +
         'for each delivery, receive time minus the send time in the payload, in an HDR ' +
         'histogram (hdr-histogram-js). The first two broadcasts are not counted.',
-      '- Connections opened per second: 100 at a time; the median rate over ten consecutive ' +
-        'tenths of the connections.',
-      `- ${repeats > 1 ? `Throughput figures are the median of ${repeats} runs of each phase.` : 'Each phase runs once.'} ` +
-        '`latest.json` also has the server CPU time per delivery, which a busy machine ' +
-        'disturbs less than wall-clock rates.',
-      `- With ${m.cores} cores for server and client, figures move by 10 to 30 % from one ` +
-        'run to the next: compare servers within one run.',
+      `- With ${m.cores} cores for server and client, rates move by 10 to 30 % from one run ` +
+        'to the next; CPU per unit of work moves far less. Compare servers within one run.',
     ),
     '',
   );
@@ -361,6 +436,7 @@ function markdown(results) {
         ['system', m.os],
         ['Node.js', m.node],
         ['pinned to cores', m.pinned ? 'yes (taskset)' : 'no'],
+        ['load average at the start', m.loadAverage ? m.loadAverage.join(', ') : 'n/a'],
       ],
     ),
     '',
@@ -438,7 +514,7 @@ function svg(results) {
         `<text x="${PANEL.left - 6}" y="${y + 4}" text-anchor="end" fill="#6b7280">${label}</text>`,
       );
     }
-    const goal = GOALS.find((g) => g.key === figure.key);
+    const goal = GOALS.find((g) => g.server === HUB && g.key === figure.key);
     if (goal !== undefined) {
       const y = yOf(goal.target);
       out.push(

@@ -37,10 +37,13 @@ async function broadcast(server, { count, burst }) {
 
 /** Sends `rounds` messages to each of `users` users, one round a turn. */
 async function unicast(server, { rounds, users }) {
+  // The ids are built before the clock starts: the loop should cost the server under test
+  // as little as it can beside its own work.
+  const ids = Array.from({ length: users }, (_, u) => userId(u));
   const t0 = nowUs();
   const cpu = process.cpuUsage();
   for (let n = 0; n < rounds; n++) {
-    for (let u = 0; u < users; u++) server.unicast(userId(u), { n, t: nowUs() });
+    for (let u = 0; u < users; u++) server.unicast(ids[u], { n, t: nowUs() });
     await nextTurn();
   }
   return { t0, t1: nowUs(), cpu: process.cpuUsage(cpu) };
@@ -48,7 +51,9 @@ async function unicast(server, { rounds, users }) {
 
 /**
  * Runs a benchmark server: `start()` listens on a free loopback port and returns
- * `{ port, broadcast(data), unicast(userId, data), connections(), close() }`.
+ * `{ port, broadcast(data), unicast(userId, data), connections(), close() }`, and
+ * optionally `cpu()` and `memory()` when the server under test is another process than
+ * this one (nginx), and `pids` (processes the runner must end should this one die).
  * The process exits when told to, or as soon as the runner goes away.
  */
 export async function serve(name, start) {
@@ -69,7 +74,7 @@ export async function serve(name, start) {
     try {
       switch (command) {
         case 'memory':
-          return reply(id, await memory());
+          return reply(id, await (server.memory ?? memory)());
         case 'broadcast':
           return reply(id, await broadcast(server, args));
         case 'unicast':
@@ -78,7 +83,7 @@ export async function serve(name, start) {
           server.broadcast({ n: args.n, t: nowUs() });
           return reply(id, { t: nowUs() });
         case 'cpu':
-          return reply(id, process.cpuUsage());
+          return reply(id, server.cpu ? await server.cpu() : process.cpuUsage());
         case 'connections':
           return reply(id, await server.connections());
         case 'exit':
@@ -92,7 +97,7 @@ export async function serve(name, start) {
       process.send({ type: 'reply', id, error: String(error?.stack ?? error) });
     }
   });
-  process.send({ type: 'ready', port: server.port, pid: process.pid });
+  process.send({ type: 'ready', port: server.port, pid: process.pid, pids: server.pids ?? [] });
 }
 
 /** The user a request is from: the benchmark client names it in a header. */

@@ -1,10 +1,12 @@
 /**
  * The library with its defaults, on Express unless told otherwise. Variants, from the
  * runner's environment: `BENCH_TRANSPORT` (`direct`, `observable`), `BENCH_PLATFORM`
- * (`express`, `fastify`), `BENCH_REDIS_URL` and `BENCH_REDIS_PREFIX` (the Redis broker).
+ * (`express`, `fastify`), `BENCH_REDIS_URL` and `BENCH_REDIS_PREFIX` (the Redis broker),
+ * `BENCH_PUBLISH=http` (messages come over HTTP, `POST /pub/<user id>` or `/pub/all`, from
+ * bench/publisher.js: what nchan's publisher is measured with).
  */
 import 'reflect-metadata';
-import { Module } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Module, Param, Post } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { SseModule, SseService } from 'nestjs-sse-hub';
 import { requestUser, serve } from './harness.js';
@@ -12,6 +14,7 @@ import { requestUser, serve } from './harness.js';
 const transport = process.env.BENCH_TRANSPORT || undefined;
 const platform = process.env.BENCH_PLATFORM || 'express';
 const redisUrl = process.env.BENCH_REDIS_URL || undefined;
+const publishOverHttp = process.env.BENCH_PUBLISH === 'http';
 
 async function brokerOption() {
   if (redisUrl === undefined) return {};
@@ -29,6 +32,32 @@ async function createApp(module) {
   return NestFactory.create(module, { logger: ['error', 'warn'] });
 }
 
+/**
+ * The smallest publish route: `all` broadcasts, any other channel is a user id. It answers
+ * once the library has taken the message, as nchan's publisher does. Plain JavaScript: the
+ * decorators are applied as the TypeScript compiler would.
+ */
+class PublishController {
+  constructor(sse) {
+    this.sse = sse;
+  }
+
+  async publish(channel, body) {
+    if (channel === 'all') await this.sse.broadcast(body);
+    else await this.sse.send(channel, body);
+  }
+}
+Inject(SseService)(PublishController, undefined, 0);
+Param('channel')(PublishController.prototype, 'publish', 0);
+Body()(PublishController.prototype, 'publish', 1);
+Reflect.decorate(
+  [Post('pub/:channel'), HttpCode(202)],
+  PublishController.prototype,
+  'publish',
+  Object.getOwnPropertyDescriptor(PublishController.prototype, 'publish'),
+);
+Controller()(PublishController);
+
 await serve('nestjs-sse-hub', async () => {
   class AppModule {}
   Module({
@@ -39,6 +68,7 @@ await serve('nestjs-sse-hub', async () => {
         ...(await brokerOption()),
       }),
     ],
+    controllers: publishOverHttp ? [PublishController] : [],
   })(AppModule);
 
   const app = await createApp(AppModule);

@@ -1,0 +1,62 @@
+/** The prose of docs/benchmarks.md that does not come from the figures of a run. */
+
+/** What each server is. */
+export const SERVER_NOTES = [
+  '- `raw-node`: plain `node:http`, a map of user id to open responses; each message is ' +
+    'serialised once and written to every response. The floor.',
+  '- `better-sse`: [better-sse](https://github.com/MatthewWid/better-sse), a session per ' +
+    'connection and one channel for everyone, as its documentation shows.',
+  '- `nestjs-naive`: NestJS alone, what a developer writes by hand: an `@Sse()` route ' +
+    'returning the rxjs Subject of the user, one Subject per user.',
+  '- `nestjs-sse-hub`: this library with its defaults (the `direct` transport) on Express.',
+  "- `nestjs-sse-hub:observable`: the `observable` transport, NestJS's own `@Sse()` pipeline.",
+  '- `nestjs-sse-hub:fastify`: the defaults on Fastify.',
+  '- `nestjs-sse-hub+redis`: two instances on one Redis, the client connected to one, the ' +
+    'sender on the other.',
+  '- `nestjs-sse-hub:http-publish`: the defaults on Fastify, with messages coming over HTTP ' +
+    'to the smallest NestJS route (`POST /pub/:channel`, `all` broadcasts) from a publisher ' +
+    'process: the same path as `nchan`, for a fair comparison with it.',
+  "- `nchan`: nginx with the [nchan](https://nchan.io) module from Debian's packages, one " +
+    'nginx process (`master_process off`, its own single worker) pinned like the other ' +
+    "servers; each subscriber is multiplexed over its user's channel and one shared channel, " +
+    'channels keep the last 100 messages for 5 minutes (as the history of the library does), ' +
+    "and messages come through nchan's HTTP publisher. A new subscriber starts from the " +
+    'newest message (`nchan_subscriber_first_message newest`), which nchan places at the ' +
+    'current second, so connections are opened once the second of the last message is over. ' +
+    'Skipped where nginx or the module is not installed.',
+];
+
+/**
+ * Where each server spends its time: from `--cpu-prof` profiles of the unicast and the
+ * connect phases at 1k connections (`BENCH_NODE_ARGS`, `--phases`), and from how the others
+ * are built.
+ */
+export const TIME_NOTES = [
+  'Profiled with `BENCH_NODE_ARGS="--cpu-prof" node bench/run.js --servers=<server> ' +
+    '--sizes=1000 --phases=unicast` (or `--phases=connect`), the Node servers spend most of ' +
+    'a send in the kernel, writing to the socket: one write per connection per turn of the ' +
+    'event loop, the same for every server here. What differs is the rest:',
+  "- `raw-node`: little else; `node:http`'s own cork and uncork around each write, and the " +
+    "benchmark's send loop. A connect is Node's HTTP parser, `writeHead` and one write.",
+  '- `nestjs-sse-hub` (Express and Fastify alike, as the send path does not touch the ' +
+    "framework): per send, beside the write, the history (a ring per user), the user's rxjs " +
+    'Subject that carries the frame to its connections, the uuid v7 id, framing as an HTTP ' +
+    'chunk, and the promises of `send`; about three times the garbage collection of ' +
+    "`raw-node`. Per connect, the framework's routing (Express's router is the larger part " +
+    'on Express), `writeHead` from a header object, the user channel (a Subject and its ' +
+    'subscription), the first event with its id, and the close listener.',
+  "- `nestjs-sse-hub:observable` and `nestjs-naive`: NestJS's own `@Sse()` pipeline, which " +
+    'formats every event again for every connection (an rxjs pipeline and a stream per ' +
+    'response), so a broadcast costs a serialisation per delivery.',
+  '- `better-sse`: a session per connection that serialises each event it is given, so a ' +
+    "channel's broadcast also formats once per session.",
+  '- `nestjs-sse-hub+redis`: a Redis round trip per message (the history written by a script, ' +
+    "then the fan-out), its CPU split between the two instances; Redis's own time is not " +
+    'counted here (see `bench/redis-throughput.js`).',
+  "- `nestjs-sse-hub:http-publish`: an HTTP request per message on top of the send: Node's " +
+    "parser, Fastify's router and JSON body parser, NestJS's execution context, and a " +
+    'second socket write per message, the answer to the publisher.',
+  "- `nchan`: C in nginx's event loop, with no garbage collector: a publish is parsed, " +
+    'stored in shared memory and written to each subscriber; a connect is an accept, a header ' +
+    'parse and one write.',
+];
