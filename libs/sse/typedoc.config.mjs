@@ -40,7 +40,8 @@ export const moduleNames = Object.fromEntries(
 /** @type {Partial<import('typedoc').TypeDocOptions & import('typedoc-plugin-markdown').PluginOptions>} */
 const config = {
   entryPoints: entries.map(({ source }) => source),
-  tsconfig: './tsconfig.lib.json',
+  // The browser client needs the DOM lib, which the library's own build leaves out.
+  tsconfig: './tsconfig.typedoc.json',
   plugin: ['typedoc-plugin-markdown', './typedoc-module-names.mjs'],
   out: '../../docs/api',
   name: manifest.name,

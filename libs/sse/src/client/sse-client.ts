@@ -32,7 +32,12 @@ export interface SseClientBuiltInEvents {
 export type SseEventMap = Record<string, MessageEvent<string>>;
 
 /** A listener for the event `K` of a client. */
-export type SseListener<E> = ((event: E) => unknown) | { handleEvent(event: E): unknown };
+export type SseListener<E> =
+  | ((event: E) => unknown)
+  | {
+      /** Called with each event, as a DOM `EventListenerObject` is. */
+      handleEvent(event: E): unknown;
+    };
 
 type AllEvents<Events> = Events & SseClientBuiltInEvents;
 
