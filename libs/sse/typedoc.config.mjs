@@ -32,7 +32,8 @@ const entries = Object.entries(manifest.exports).flatMap(([subpath, target]) => 
  */
 export const moduleNames = Object.fromEntries(
   entries.map(({ source, specifier }) => [
-    source.replace(/^\.\/src\//, '').replace(/\.ts$/, ''),
+    // TypeDoc names a folder's `index.ts` after the folder.
+    source.replace(/^\.\/src\//, '').replace(/(\/index)?\.ts$/, ''),
     specifier,
   ]),
 );
