@@ -77,15 +77,14 @@ export class TopicsController {
     @Body() body: unknown,
   ): Promise<SendAnswer> {
     const message = parseBroadcastBody(body);
-    if (!isPublicTopic(topic)) {
-      // Asking for the members checks the name first: a bad one is a 400, not a 403.
-      const members = await this.sse.members(topic);
-      if (!members.includes(userId)) {
-        throw new ForbiddenException(
-          `Only members post to ${topic}: POST /topics/${encodeURIComponent(topic)}/join ` +
-            'first, or post to a topic whose name starts with public:.',
-        );
-      }
+    if (!isPublicTopic(topic) && !(await this.sse.topicsOf(userId)).includes(topic)) {
+      // Not one of the caller's topics: a bad name is still a 400 (the library checks it
+      // here), not a 403. Only refusals pay for this call.
+      await this.sse.members(topic);
+      throw new ForbiddenException(
+        `Only members post to ${topic}: POST /topics/${encodeURIComponent(topic)}/join ` +
+          'first, or post to a topic whose name starts with public:.',
+      );
     }
     const { id, delivered } = await this.sse.publish(topic, message.data, {
       id: message.id,
