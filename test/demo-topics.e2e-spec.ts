@@ -167,6 +167,22 @@ describe.each(setups)('demo topics on %s with the %s transport', (platform, tran
     expect(demo.sse.stats().connections).toBe(3);
   });
 
+  it('takes a topic name of 128 characters, encoded or not, on every route', async () => {
+    const ivan = await as('ivan');
+    const long = `public:${'x'.repeat(121)}`;
+    expect(long).toHaveLength(128);
+    const encoded = encodeURIComponent(long);
+    expect((await ivan.call('POST', `/topics/${long}/join`)).body).toEqual({ joined: true });
+    expect((await ivan.call('GET', `/topics/${encoded}/members`)).body).toEqual({
+      users: ['ivan'],
+    });
+    const stream = await ivan.stream([long]);
+    const posted = await ivan.post(long, { data: 'long' });
+    expect(posted.body).toMatchObject({ delivered: 1 });
+    expect(await receivedCount(stream, 1)).toEqual(['long']);
+    expect((await ivan.leave(long)).body).toEqual({ left: true });
+  });
+
   it('posts to a public: topic without being a member, and counts delivered 0', async () => {
     const news = topic('public:news');
     const carol = await as('carol');
