@@ -230,6 +230,8 @@ export async function measure(processes, server, n, plan, progress) {
       );
       // Left again, so that the connects measured afterwards do not carry memberships.
       await receiver.call('membership', { users: n, join: false }, 300_000);
+    } else if (server.script.endsWith('nestjs-sse-hub.js')) {
+      progress(`${label}: no topic row (${joined.reason})`);
     }
   }
   const unicast = await repeat('unicast', plan.repeats, 'unicast', () =>
