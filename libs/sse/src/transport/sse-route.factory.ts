@@ -76,8 +76,9 @@ const ROUTING_FIELDS = ['next', '_parsedUrl', '_parsedOriginalUrl'];
 
 function releaseRoutingState(request: object): void {
   for (const field of ROUTING_FIELDS) {
-    if (Object.getOwnPropertyDescriptor(request, field)?.writable === true) {
-      (request as Record<string, unknown>)[field] = undefined;
+    // `Reflect.set` leaves alone, without throwing, a field an app made read-only.
+    if ((request as Record<string, unknown>)[field] !== undefined) {
+      Reflect.set(request, field, undefined);
     }
   }
 }
@@ -153,15 +154,21 @@ export function createSseController(
     ) {}
 
     @Get(path)
-    async stream(
+    stream(
       @Req() request: PlatformRequest,
       @Res() response: PlatformResponse,
-    ): Promise<void> {
+    ): void | Promise<void> {
       if (this.hub.isClosing) {
         answerClosing(nodeRequest(request), nodeResponse(response), this.hub.spreadRetry());
         return;
       }
-      const userId = await resolveRequestUser(this.options, request);
+      // A `resolveUser` that answers at once opens the stream in this same turn.
+      const userId = resolveRequestUser(this.options, request);
+      if (typeof userId === 'string') return this.open(userId, request, response);
+      return userId.then((resolved) => this.open(resolved, request, response));
+    }
+
+    private open(userId: string, request: PlatformRequest, response: PlatformResponse): void {
       // Shutdown may have begun while the user was resolved.
       if (this.hub.isClosing) {
         answerClosing(nodeRequest(request), nodeResponse(response), this.hub.spreadRetry());
@@ -175,7 +182,7 @@ export function createSseController(
         nodeRequest(request),
         nodeResponse(response),
       );
-      if (opened !== undefined) releaseRoutingState(request);
+      if (opened !== undefined && request.raw === undefined) releaseRoutingState(request);
     }
   }
   return enhance(SseDirectController, enhancers);
