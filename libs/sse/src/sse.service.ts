@@ -69,8 +69,13 @@ export class SseService {
    *   kept for replay.
    * @throws SseError (rejects) when the id, the event name or the data is refused.
    */
-  async send(userId: string, data: unknown, options: SseSendOptions = {}): Promise<SseSendResult> {
-    return this.publish([checkUserId(userId)], data, options);
+  send(userId: string, data: unknown, options: SseSendOptions = {}): Promise<SseSendResult> {
+    // Not `async`: its promise would wrap the broker's, one more promise and turn per send.
+    try {
+      return this.publish([checkUserId(userId)], data, options);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
   }
 
   /** Sends one event (one id) to several users; `delivered` counts all their connections. */
