@@ -7,13 +7,33 @@ let offset = pool.length;
 let lastMs = -Infinity;
 let counter = 0;
 /** The hex of `lastMs`, with its dashes: the first 14 characters of every id of that ms. */
-let msPrefix = '';
+/**
+ * The id being made, as text: the millisecond's part and the dashes are written once per
+ * millisecond, the rest per id. Made into one flat string at the end: joined with `+`, an
+ * id would be a tree of a dozen string pieces, several times its size, for as long as a
+ * connection or the history holds it.
+ */
+const text = Buffer.alloc(36, '-', 'latin1');
 
-const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+/** The two hex digits of each byte, as character codes. */
+const HEX_HIGH = new Uint8Array(256);
+const HEX_LOW = new Uint8Array(256);
+for (let byte = 0; byte < 256; byte++) {
+  const hex = byte.toString(16).padStart(2, '0');
+  HEX_HIGH[byte] = hex.charCodeAt(0);
+  HEX_LOW[byte] = hex.charCodeAt(1);
+}
 
-function formatMs(ms: number): string {
-  const hex = ms.toString(16).padStart(12, '0');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-`;
+/** Writes a byte's two hex digits at `at`. */
+function hex(byte: number, at: number): void {
+  text[at] = HEX_HIGH[byte];
+  text[at + 1] = HEX_LOW[byte];
+}
+
+function writeMs(ms: number): void {
+  const digits = ms.toString(16).padStart(12, '0');
+  text.write(digits.slice(0, 8), 0, 'latin1');
+  text.write(digits.slice(8, 12), 9, 'latin1');
 }
 
 /**
@@ -37,25 +57,17 @@ export function sseId(): string {
   if (now > lastMs) {
     counter = ((pool[at] & 0x7f) << 24) | (pool[at + 1] << 16) | (pool[at + 2] << 8) | pool[at + 3];
     lastMs = now;
-    msPrefix = formatMs(lastMs);
+    writeMs(lastMs);
   } else {
     counter = (counter + 1) | 0;
-    if (counter === 0) msPrefix = formatMs(++lastMs);
+    if (counter === 0) writeMs(++lastMs);
   }
   const seq = counter;
-  return (
-    msPrefix +
-    HEX[0x70 | ((seq >>> 28) & 0x0f)] +
-    HEX[(seq >>> 20) & 0xff] +
-    '-' +
-    HEX[0x80 | ((seq >>> 14) & 0x3f)] +
-    HEX[(seq >>> 6) & 0xff] +
-    '-' +
-    HEX[((seq << 2) & 0xff) | (pool[at + 4] & 0x03)] +
-    HEX[pool[at + 5]] +
-    HEX[pool[at + 6]] +
-    HEX[pool[at + 7]] +
-    HEX[pool[at + 8]] +
-    HEX[pool[at + 9]]
-  );
+  hex(0x70 | ((seq >>> 28) & 0x0f), 14);
+  hex((seq >>> 20) & 0xff, 16);
+  hex(0x80 | ((seq >>> 14) & 0x3f), 19);
+  hex((seq >>> 6) & 0xff, 21);
+  hex(((seq << 2) & 0xff) | (pool[at + 4] & 0x03), 24);
+  for (let i = 5; i < 10; i++) hex(pool[at + i], 16 + 2 * i);
+  return text.toString('latin1', 0, 36);
 }
