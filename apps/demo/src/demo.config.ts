@@ -128,6 +128,17 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[]):
   return value as T;
 }
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
+
+/**
+ * The levels `LOG_LEVEL` names and every level above it; unset, `log`: connects and
+ * disconnects (logged at `debug`) only when asked for.
+ */
+function logLevels(env: Env): LogLevel[] {
+  const level = oneOf(env, 'LOG_LEVEL', LOG_LEVELS) ?? 'log';
+  return LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(level) + 1);
+}
+
 /**
  * Reads the demo's settings from environment variables. Unset or empty variables keep
  * their defaults; a malformed one throws `DemoConfigError` naming it. Ranges of the
@@ -156,5 +167,6 @@ export function demoConfigFromEnv(env: Env = process.env): DemoConfig {
     natsUrl: text(env, 'NATS_URL'),
     // A secret is taken as it is: spaces may be part of it.
     secret: env.DEMO_SECRET === '' ? undefined : env.DEMO_SECRET,
+    logger: logLevels(env),
   });
 }
