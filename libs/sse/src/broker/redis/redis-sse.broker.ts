@@ -15,6 +15,7 @@ import {
   type RedisSseResolvedOptions,
 } from './redis-sse.options.js';
 import { RedisSseReadiness, whenReady } from './redis-sse.readiness.js';
+import { ALL_CLUSTER_SCRIPTS } from './redis-sse.cluster-scripts.js';
 import { ALL_SCRIPTS } from './redis-sse.scripts.js';
 import { openRedisSseSession, type RedisSseSession } from './redis-sse.session.js';
 
@@ -33,6 +34,12 @@ const UNAVAILABLE: SseReplay = { events: [], gap: 'unavailable' };
  * clients replay and get `sse:gap`; presence answers for this instance. The broker
  * reconnects by itself and takes up where it was. See docs/scaling.md for the design and
  * its costs.
+ *
+ * On a Redis Cluster (`cluster: { nodes }`, or an ioredis `Cluster` as `redis`), live
+ * events travel by sharded pub/sub, so that a message goes to the one shard of its user;
+ * every script touches one slot. A master that fails over costs a reconnect: the sharded
+ * subscriptions are made again on the new master, and this instance's clients replay what
+ * they missed meanwhile (or are told of a gap).
  *
  * @example
  * ```ts
@@ -86,9 +93,10 @@ export class RedisSseBroker implements SseBroker {
           .then((ready) => ready && this.session === session && session.host.reconnectLocal());
       }
     });
-    events.on('message', (channel: string, payload: string) =>
+    events.on(session.cluster ? 'smessage' : 'message', (channel: string, payload: string) =>
       this.receive(session, channel, payload),
     );
+    if (session.cluster) this.followFailovers(session, () => attached);
     for (const client of [commands, events]) {
       client.on('error', (error: unknown) => report('connection', error));
       client.on('close', () => report('connection', new Error('connection closed')));
@@ -102,13 +110,52 @@ export class RedisSseBroker implements SseBroker {
     attached = true;
   }
 
+  /**
+   * On a Redis Cluster: a master that failed over took its sharded subscriptions along;
+   * once ioredis has made them again on the new master, this instance's clients replay
+   * what they missed, and presence and lost-event markers are written again (a replica
+   * may lack the master's last writes).
+   */
+  private followFailovers(session: RedisSseSession, attached: () => boolean): void {
+    let lost = false;
+    session.events.on('-subscriber', () => (lost = true));
+    session.events.on('subscribersReady', () => {
+      if (!lost || !attached()) return;
+      lost = false;
+      void whenReady(session.commands).then(async (ready) => {
+        if (!ready || this.session !== session) return;
+        session.host.reconnectLocal();
+        await this.loadScripts(session);
+        await session.presence.rewrite();
+        await session.ledger.flush();
+      });
+    });
+  }
+
+  /** Loads the scripts on Redis, or on every master of a cluster. */
+  private loadScripts(session: RedisSseSession): Promise<unknown> {
+    const report = (error: unknown): void => this.readiness.report('script', error);
+    const { commands } = session;
+    if (!session.cluster) {
+      return Promise.all(ALL_SCRIPTS.map((script) => script.load(commands).catch(report)));
+    }
+    const masters = (commands as { nodes(role: 'master'): RedisSseSession['commands'][] }).nodes(
+      'master',
+    );
+    return Promise.all(
+      masters.flatMap((node) =>
+        ALL_CLUSTER_SCRIPTS.map((script) => script.load(node).catch(report)),
+      ),
+    );
+  }
+
   /** Runs on every `ready` of the commands connection: the instance (re)joins the cluster. */
   private async commandsReady(session: RedisSseSession): Promise<void> {
     this.readiness.ready(session.commands, session.events);
     const { commands, keys, presence, ledger } = session;
     const report = (what: string) => (error: unknown) => this.readiness.report(what, error);
     await Promise.all([
-      ...ALL_SCRIPTS.map((script) => script.load(commands).catch(report('script'))),
+      this.loadScripts(session),
       commands.set(keys.epoch, uuidV7Floor(Date.now()), 'NX').catch(report('epoch')),
       presence.rewrite(),
     ]);

@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { SseReplay } from '../sse-broker.interface.js';
 import {
   planReplay,
@@ -6,7 +5,9 @@ import {
   type SseHistoryEntry,
   type SseHistorySource,
 } from '../../history/sse-replay.js';
+import { CLUSTER_PREPARE_REPLAY } from './redis-sse.cluster-scripts.js';
 import { decodeEntry } from './redis-sse.codec.js';
+import type { RedisSseClient } from './redis-sse.connection.js';
 import type { RedisSseKeys } from './redis-sse.keys.js';
 import type { RedisSseLedger } from './redis-sse.ledger.js';
 import { writeRefused } from './redis-sse.readiness.js';
@@ -28,10 +29,14 @@ interface HistoryRead {
  * history (the one part that writes), then a MULTI that reads both streams, their dropped
  * markers and the epoch. When Redis refuses the trim (out of memory, a read-only replica), the reads
  * still answer and the trim is done here, on what was read.
+ *
+ * On a Redis Cluster, the user's history and the broadcasts' are in different slots: each
+ * is trimmed and read on its own (`readSlots`), which keeps each source whole; live events
+ * that come between the two reads are the hub's to drop as already replayed.
  */
 export class RedisSseHistory {
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisSseClient,
     private readonly keys: RedisSseKeys,
     private readonly history: { readonly size: number; readonly ttlMs: number },
     private readonly ledger: RedisSseLedger,
@@ -57,6 +62,7 @@ export class RedisSseHistory {
    * MULTI that holds a script is refused whole when Redis is out of memory.
    */
   private async read(userId: string): Promise<HistoryRead> {
+    if (this.keys.cluster) return this.readSlots(userId);
     const { keys, history } = this;
     const stream = keys.userStream(userId);
     const dropped = keys.userDropped(userId);
@@ -97,6 +103,46 @@ export class RedisSseHistory {
     const [[, ownDropped], [, allDropped], [, epoch], [, own], [, all]] = replies;
     return { own, ownDropped, all, allDropped, epoch, untrimmed };
   }
+
+  /** The read on a cluster: the user's slot and the broadcasts' slot, each by itself. */
+  private async readSlots(userId: string): Promise<HistoryRead> {
+    const { keys, history, client } = this;
+    const stream = keys.userStream(userId);
+    const dropped = keys.userDropped(userId);
+    const args = [history.ttlMs, 2 * history.ttlMs, uuidV7Floor(Date.now()), history.size];
+    const prepare = (scriptKeys: string[]) =>
+      CLUSTER_PREPARE_REPLAY.run(client, scriptKeys, args).then(
+        () => false,
+        (error: unknown) => {
+          if (writeRefused(error)) return true;
+          throw error;
+        },
+      );
+    const [ownUntrimmed, allUntrimmed] = await Promise.all([
+      prepare([stream, dropped]),
+      prepare([keys.broadcastStream, keys.broadcastDropped, keys.epoch]),
+    ]);
+    const untrimmed = ownUntrimmed || allUntrimmed;
+    const batch = () => (untrimmed ? client.pipeline() : client.multi());
+    const [ownReplies, allReplies] = await Promise.all([
+      batch().get(dropped).xrange(stream, '-', '+').exec(),
+      batch()
+        .get(keys.broadcastDropped)
+        .get(keys.epoch)
+        .xrange(keys.broadcastStream, '-', '+')
+        .exec(),
+    ]);
+    const [ownDropped, own] = values(ownReplies);
+    const [allDropped, epoch, all] = values(allReplies);
+    return { own, ownDropped, all, allDropped, epoch, untrimmed };
+  }
+}
+
+/** Exec replies, their errors thrown. */
+function values(replies: [Error | null, unknown][] | null): unknown[] {
+  if (replies === null) throw new Error('the history read was aborted');
+  for (const [error] of replies) if (error !== null) throw error;
+  return replies.map(([, value]) => value);
 }
 
 /**

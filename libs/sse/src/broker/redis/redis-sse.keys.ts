@@ -17,6 +17,11 @@
  * A user's keys and channel share the hash tag `{user}`: on Redis Cluster they live in
  * one slot, which is what lets one script keep, count and publish a message atomically.
  * Channels also carry the database number, as pub/sub ignores databases.
+ *
+ * On a Redis Cluster (`cluster`), the broadcast keys and channel, the instance registry,
+ * the counts and the epoch share the hash tag `{b}` (`P {b}:h`, `P {b}:instances`, ...),
+ * so that the broadcast script and the heartbeat each touch one slot, and an instance's
+ * user set is `P i:{<instance>}:u`.
  */
 export class RedisSseKeys {
   readonly instances: string;
@@ -39,17 +44,20 @@ export class RedisSseKeys {
     /** The prefix of keys. */
     readonly prefix: string,
     database: number,
+    /** On a Redis Cluster: the shared keys get one hash tag. */
+    readonly cluster = false,
   ) {
     const channels = database === 0 ? prefix : `${prefix}db${database}:`;
-    this.instances = `${prefix}instances`;
-    this.counts = `${prefix}counts`;
-    this.epoch = `${prefix}epoch`;
-    this.broadcastStream = `${prefix}b:h`;
-    this.broadcastDropped = `${prefix}b:d`;
-    this.broadcastChannel = `${channels}b`;
+    const shared = cluster ? `${prefix}{b}:` : prefix;
+    this.instances = `${shared}instances`;
+    this.counts = `${shared}counts`;
+    this.epoch = `${shared}epoch`;
+    this.broadcastStream = cluster ? `${shared}h` : `${prefix}b:h`;
+    this.broadcastDropped = cluster ? `${shared}d` : `${prefix}b:d`;
+    this.broadcastChannel = cluster ? `${channels}{b}` : `${channels}b`;
     this.userChannelStart = `${channels}u:{`;
     this.userPresenceParts = [`${prefix}u:{`, '}:p'];
-    this.instanceUsersParts = [`${prefix}i:`, ':u'];
+    this.instanceUsersParts = cluster ? [`${prefix}i:{`, '}:u'] : [`${prefix}i:`, ':u'];
   }
 
   userStream(userId: string): string {

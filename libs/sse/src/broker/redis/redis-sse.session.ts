@@ -1,6 +1,12 @@
-import type { Redis } from 'ioredis';
 import type { SseBrokerHost } from '../sse-broker.interface.js';
-import { clientDatabase, clientKeyPrefix, openRedisConnection } from './redis-sse.connection.js';
+import { RedisSseClusterPresence } from './redis-sse.cluster-presence.js';
+import {
+  clientDatabase,
+  clientKeyPrefix,
+  isCluster,
+  openRedisConnection,
+  type RedisSseClient,
+} from './redis-sse.connection.js';
 import { RedisSseHistory } from './redis-sse.history.js';
 import { RedisSseKeys } from './redis-sse.keys.js';
 import { RedisSseLedger } from './redis-sse.ledger.js';
@@ -11,15 +17,19 @@ import { RedisSseSubscriptions } from './redis-sse.subscriptions.js';
 
 /**
  * What the broker holds while attached: its two connections (`commands` for scripts and
- * publishing, `events` for pub/sub) and the parts that share them.
+ * publishing, `events` for pub/sub) and the parts that share them. On a Redis Cluster both
+ * are ioredis `Cluster`s (`events` with sharded subscribers), and presence is the
+ * cluster's own (`RedisSseClusterPresence`).
  */
 export interface RedisSseSession {
   readonly host: SseBrokerHost;
-  readonly commands: Redis;
-  readonly events: Redis;
+  readonly commands: RedisSseClient;
+  readonly events: RedisSseClient;
+  /** On a Redis Cluster. */
+  readonly cluster: boolean;
   readonly keys: RedisSseKeys;
   readonly subscriptions: RedisSseSubscriptions;
-  readonly presence: RedisSsePresence;
+  readonly presence: RedisSsePresence | RedisSseClusterPresence;
   readonly publisher: RedisSsePublisher;
   readonly ledger: RedisSseLedger;
   readonly history: RedisSseHistory;
@@ -33,27 +43,28 @@ export function openRedisSseSession(
 ): RedisSseSession {
   const commands = openRedisConnection(options, 'commands', host.instanceId);
   const events = openRedisConnection(options, 'events', host.instanceId);
+  const cluster = isCluster(commands);
   const keys = new RedisSseKeys(
     clientKeyPrefix(options) + options.keyPrefix,
     clientDatabase(commands),
+    cluster,
   );
   const { instanceId, history } = host;
-  const publisher = new RedisSsePublisher(commands, keys, instanceId, history, report);
+  const { presenceTtlMs: ttl, presenceHeartbeatMs: beat } = options;
+  const presence = isCluster(commands)
+    ? new RedisSseClusterPresence(commands, keys, host, ttl, beat, report)
+    : new RedisSsePresence(commands, keys, host, ttl, beat, report);
+  const sharded = presence instanceof RedisSseClusterPresence ? presence : undefined;
+  const publisher = new RedisSsePublisher(commands, keys, instanceId, history, report, sharded);
   const ledger = new RedisSseLedger(commands, keys, publisher, instanceId, history, report);
   return {
     host,
     commands,
     events,
+    cluster,
     keys,
     subscriptions: new RedisSseSubscriptions(events, keys, report),
-    presence: new RedisSsePresence(
-      commands,
-      keys,
-      host,
-      options.presenceTtlMs,
-      options.presenceHeartbeatMs,
-      report,
-    ),
+    presence,
     publisher,
     ledger,
     history: new RedisSseHistory(commands, keys, history, ledger),
