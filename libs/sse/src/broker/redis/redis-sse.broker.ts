@@ -14,6 +14,7 @@ import {
   type RedisSseBrokerOptions,
   type RedisSseResolvedOptions,
 } from './redis-sse.options.js';
+import { RedisSseRecentWrites } from './redis-sse.failover.js';
 import { RedisSseReadiness, whenReady } from './redis-sse.readiness.js';
 import { ALL_CLUSTER_SCRIPTS } from './redis-sse.cluster-scripts.js';
 import { ALL_SCRIPTS } from './redis-sse.scripts.js';
@@ -54,6 +55,8 @@ export class RedisSseBroker implements SseBroker {
   /** Local deliveries wait for the ones before them: publish order holds on this instance. */
   private tail: Promise<unknown> = Promise.resolve();
   private readonly readiness = new RedisSseReadiness(() => this.session?.host.logger);
+  /** On a Redis Cluster: what a failover may have lost. */
+  private readonly recent = new RedisSseRecentWrites();
 
   /**
    * Checks the options; connects only when the module starts (`attach`).
@@ -117,6 +120,12 @@ export class RedisSseBroker implements SseBroker {
    * may lack the master's last writes).
    */
   private followFailovers(session: RedisSseSession, attached: () => boolean): void {
+    // A node left the cluster (a master failed over, say): what it acknowledged last may
+    // not have reached its replica.
+    session.commands.on('-node', () => {
+      if (this.session !== session) return;
+      for (const message of this.recent.suspects()) session.ledger.lose(message, false);
+    });
     let lost = false;
     session.events.on('-subscriber', () => (lost = true));
     session.events.on('subscribersReady', () => {
@@ -181,6 +190,7 @@ export class RedisSseBroker implements SseBroker {
           return { delivered, stored: false };
         }
         this.readiness.succeeded();
+        if (session.cluster) this.recent.record(message);
         return { delivered: delivered + others, stored: session.host.history.size > 0 };
       });
     this.tail = receipt.catch(() => undefined);
