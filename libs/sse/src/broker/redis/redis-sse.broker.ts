@@ -19,6 +19,7 @@ import { RedisSseReadiness, whenReady } from './redis-sse.readiness.js';
 import { ALL_CLUSTER_SCRIPTS } from './redis-sse.cluster-scripts.js';
 import { ALL_SCRIPTS } from './redis-sse.scripts.js';
 import { openRedisSseSession, type RedisSseSession } from './redis-sse.session.js';
+import { everySubscriberUp } from './redis-sse.subscriptions.js';
 
 const DISABLED: SseReplay = { events: [], gap: 'disabled' };
 const UNAVAILABLE: SseReplay = { events: [], gap: 'unavailable' };
@@ -122,14 +123,20 @@ export class RedisSseBroker implements SseBroker {
   private followFailovers(session: RedisSseSession, attached: () => boolean): void {
     // A node left the cluster (a master failed over, say): what it acknowledged last may
     // not have reached its replica.
+    let checking: Promise<void> | undefined;
     session.commands.on('-node', () => {
-      if (this.session !== session) return;
-      for (const message of this.recent.suspects()) session.ledger.lose(message, false);
+      if (this.session !== session || checking !== undefined) return;
+      checking = this.recent
+        .check(session.commands, session.keys, session.ledger)
+        .finally(() => (checking = undefined));
     });
     let lost = false;
     session.events.on('-subscriber', () => (lost = true));
+    // A subscriber that could not connect (its master is gone, the new one not yet known):
+    // ioredis tries again after refreshing the slots.
+    session.events.on('error', () => (lost = true));
     session.events.on('subscribersReady', () => {
-      if (!lost || !attached()) return;
+      if (!lost || !attached() || !everySubscriberUp(session.events)) return;
       lost = false;
       void whenReady(session.commands).then(async (ready) => {
         if (!ready || this.session !== session) return;

@@ -67,8 +67,13 @@ export class RedisSseClusterPresence {
     let n = Number(reply[0]);
     if (reply.length === 1) return n;
     const counts = new Map<string, number>();
-    for (let i = 1; i + 1 < reply.length; i += 2) counts.set(String(reply[i]), Number(reply[i + 1]));
-    const live = await CLUSTER_LIVE_AMONG.run(this.client, [this.keys.instances], [...counts.keys()]);
+    for (let i = 1; i + 1 < reply.length; i += 2)
+      counts.set(String(reply[i]), Number(reply[i + 1]));
+    const live = await CLUSTER_LIVE_AMONG.run(
+      this.client,
+      [this.keys.instances],
+      [...counts.keys()],
+    );
     const alive = new Set(Array.isArray(live) ? live.map(String) : []);
     for (const [id, count] of counts) {
       if (alive.has(id)) {

@@ -111,7 +111,10 @@ export function firstOutcome(client: RedisSseClient, timeoutMs: number): Promise
  * when connected, QUIT (answers to commands already sent come first) and wait for the
  * socket to close (`timeoutMs` at most); otherwise stop reconnecting at once.
  */
-export async function closeRedisConnection(client: RedisSseClient, timeoutMs: number): Promise<void> {
+export async function closeRedisConnection(
+  client: RedisSseClient,
+  timeoutMs: number,
+): Promise<void> {
   if (client.status === 'end') return;
   if (client.status === 'ready') {
     let timer: NodeJS.Timeout | undefined;

@@ -1,5 +1,12 @@
 import type { SseEnvelope } from '../sse-broker.interface.js';
+import { CLUSTER_NEWEST_MISSING } from './redis-sse.cluster-scripts.js';
+import type { RedisSseClient } from './redis-sse.connection.js';
+import type { RedisSseKeys } from './redis-sse.keys.js';
+import type { RedisSseLedger } from './redis-sse.ledger.js';
 
+// Tries of a check while the cluster settles on its new master.
+const TRIES = 20;
+const RETRY_MS = 500;
 // How far back a write counts as possibly not yet copied to a replica, and how many are
 // remembered: replication runs milliseconds behind, a failover is noticed within seconds.
 const WINDOW_MS = 10_000;
@@ -9,9 +16,9 @@ const MAX_WRITES = 1000;
  * The messages this instance had Redis Cluster take most recently. A master copies its
  * writes to its replica a little later: when it fails over, the newest of them may be
  * missing on the replica that takes over, though Redis acknowledged them. After a failover
- * they are handed to the ledger as possibly lost: it looks for each in its stream, and
- * marks and tells of those that are not there, so that their clients get `sse:gap` rather
- * than silence.
+ * each recipient's stream is searched for them, and the newest missing one is handed to
+ * the ledger as lost, which marks it and tells the other instances, so that their clients
+ * get `sse:gap` rather than silence.
  */
 export class RedisSseRecentWrites {
   private readonly writes: { message: SseEnvelope; at: number }[] = [];
@@ -26,5 +33,40 @@ export class RedisSseRecentWrites {
   suspects(): SseEnvelope[] {
     const since = Date.now() - WINDOW_MS;
     return this.writes.filter((write) => write.at >= since).map((write) => write.message);
+  }
+
+  /**
+   * Looks for the suspects in their streams, trying again while the cluster settles, and
+   * hands what a stream lacks to the ledger.
+   */
+  async check(client: RedisSseClient, keys: RedisSseKeys, ledger: RedisSseLedger): Promise<void> {
+    const byRecipient = new Map<string | null, SseEnvelope[]>();
+    for (const message of this.suspects()) {
+      for (const recipient of message.to ?? [null]) {
+        const list = byRecipient.get(recipient) ?? [];
+        list.push(message);
+        byRecipient.set(recipient, list);
+      }
+    }
+    let pending = [...byRecipient];
+    for (let attempt = 0; attempt < TRIES && pending.length > 0; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+      const failed: typeof pending = [];
+      await Promise.all(
+        pending.map(async ([recipient, messages]) => {
+          const stream = recipient === null ? keys.broadcastStream : keys.userStream(recipient);
+          try {
+            const seqs = messages.map((message) => message.seq);
+            const newest = String(await CLUSTER_NEWEST_MISSING.run(client, [stream], seqs));
+            if (newest === '') return;
+            const to = recipient === null ? null : [recipient];
+            ledger.lose({ ...messages[0], seq: newest, to }, true);
+          } catch {
+            failed.push([recipient, messages]);
+          }
+        }),
+      );
+      pending = failed;
+    }
   }
 }
