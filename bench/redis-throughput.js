@@ -311,6 +311,7 @@ async function measureCluster({ count, users, messages, inflight, bytes }) {
   const ms = performance.now() - started;
   const after = await clusterCounters(admin);
   const total = perSender * count;
+  const masters = admin.nodes('master').length;
   for (const client of readers) client.close();
   await Promise.all(instances.map((instance) => instance.call('close')));
   for (const node of admin.nodes('master')) {
@@ -325,7 +326,7 @@ async function measureCluster({ count, users, messages, inflight, bytes }) {
     deliveriesPerSec: Math.round((total / ms) * 1000),
     deliveredPerMessage: sent.reduce((sum, s) => sum + s.delivered, 0) / total,
     storedShare: sent.reduce((sum, s) => sum + s.stored, 0) / total,
-    masters: admin.nodes('master').length,
+    masters,
     ...perMessage(before, after, total),
   };
 }
