@@ -17,6 +17,7 @@ import {
 import { RedisSseReadiness, whenReady } from './redis-sse.readiness.js';
 import { ALL_SCRIPTS } from './redis-sse.scripts.js';
 import { openRedisSseSession, type RedisSseSession } from './redis-sse.session.js';
+import { TOPIC_SCRIPTS } from './redis-sse.topic-scripts.js';
 
 const DISABLED: SseReplay = { events: [], gap: 'disabled' };
 const UNAVAILABLE: SseReplay = { events: [], gap: 'unavailable' };
@@ -108,9 +109,12 @@ export class RedisSseBroker implements SseBroker {
     const { commands, keys, presence, ledger } = session;
     const report = (what: string) => (error: unknown) => this.readiness.report(what, error);
     await Promise.all([
-      ...ALL_SCRIPTS.map((script) => script.load(commands).catch(report('script'))),
+      ...[...ALL_SCRIPTS, ...TOPIC_SCRIPTS].map((script) =>
+        script.load(commands).catch(report('script')),
+      ),
       commands.set(keys.epoch, uuidV7Floor(Date.now()), 'NX').catch(report('epoch')),
       presence.rewrite(),
+      session.topicPresence.rewrite(),
     ]);
     // After the scripts: the markers are written by one of them.
     await ledger.flush();
@@ -128,7 +132,10 @@ export class RedisSseBroker implements SseBroker {
     const receipt = this.tail
       .then(() => remote)
       .then((others): SsePublishReceipt => {
-        const delivered = session.host.deliver(message);
+        const delivered =
+          message.topic === undefined
+            ? session.host.deliver(message)
+            : session.topics.deliver(message);
         if (typeof others !== 'number') {
           session.ledger.lose(message, others === 'lost');
           return { delivered, stored: false };
@@ -152,10 +159,20 @@ export class RedisSseBroker implements SseBroker {
   private deliverSignal(session: RedisSseSession, channel: string, payload: string): void {
     const { host } = session;
     const userId = session.keys.userOfChannel(channel);
-    if (userId === undefined) return;
+    if (userId === undefined) {
+      this.deliverTopicSignal(session, channel, payload);
+      return;
+    }
     const signal = decodeSignal(payload);
+    if (signal === undefined) return;
+    // Joins and leaves apply in Redis's order against the topics' events, this instance's
+    // own too: they come on this connection like the others'.
+    if ((signal.kind === 'join' || signal.kind === 'leave') && userId !== null) {
+      session.topics.told(userId, signal);
+      return;
+    }
     // This instance's own messages were written to its connections already.
-    if (signal === undefined || signal.origin === session.host.instanceId) return;
+    if (signal.origin === session.host.instanceId) return;
     switch (signal.kind) {
       case 'disconnect':
         if (userId !== null) session.host.disconnectLocal(userId);
@@ -178,19 +195,36 @@ export class RedisSseBroker implements SseBroker {
     }
   }
 
+  /** A topic's live event from another instance. */
+  private deliverTopicSignal(session: RedisSseSession, channel: string, payload: string): void {
+    const topic = session.keys.topicOfChannel(channel);
+    if (topic === undefined) return;
+    const signal = decodeSignal(payload);
+    if (signal?.kind !== 'message' || signal.origin === session.host.instanceId) return;
+    const message = decodeEntry(payload, null, signal.entry, topic);
+    if (message !== undefined) session.topics.deliver(message);
+  }
+
   /**
-   * The user's kept events after `lastEventId`, read from Redis by `planReplay`, the rule
-   * the in-memory broker follows too. Live events that Redis published before the read
-   * are handled before this resolves, so that the hub drops them as already replayed.
+   * The user's kept events after `lastEventId`, with those of `topics` (the connection's
+   * subscriptions) and of the user's membership windows, read from Redis by `planReplay`,
+   * the rule the in-memory broker follows too. Live events that Redis published before the
+   * read are handled before this resolves, so that the hub drops them as already replayed.
    */
-  async replay(userId: string, lastEventId: string): Promise<SseReplay> {
-    const { commands, host, subscriptions, history } = this.requireSession();
+  async replay(
+    userId: string,
+    lastEventId: string,
+    topics: readonly string[] = [],
+  ): Promise<SseReplay> {
+    const session = this.requireSession();
+    const { commands, host, subscriptions, history } = session;
     if (host.history.size === 0) return DISABLED;
     if (commands.status !== 'ready') return UNAVAILABLE;
     await subscriptions.subscribed(userId);
+    await subscriptions.topicsSubscribed([...topics, ...session.topics.memberships(userId)]);
     let replay: SseReplay;
     try {
-      replay = await history.replay(userId, lastEventId);
+      replay = await history.replay(userId, lastEventId, topics);
     } catch (error) {
       this.readiness.report('replay', error);
       return UNAVAILABLE;
@@ -205,20 +239,54 @@ export class RedisSseBroker implements SseBroker {
    * reads what other instances sent before that, so that nothing sent at the instant of
    * connecting is missed.
    */
-  connected(userId: string): Promise<void> | undefined {
+  connected(
+    userId: string,
+    connectionId?: string,
+    topics: readonly string[] = [],
+  ): Promise<void> | undefined {
     const session = this.session;
     if (session === undefined) return undefined;
     const subscribing = session.subscriptions.want(userId);
     session.presence.touch(userId, 1);
+    // On the user's first connection here: its memberships, read once its channel is
+    // subscribed (a join after the read is then told), and the topics' channels.
+    const joining = session.topics.connected(userId, topics, subscribing);
+    if (joining !== undefined) return joining.then(() => undefined);
     return subscribing?.then(() => undefined);
   }
 
   /** A connection of the user closed here: count it; the last one stops the listening. */
-  disconnected(userId: string): void {
+  disconnected(userId: string, connectionId?: string, topics: readonly string[] = []): void {
     const session = this.session;
     if (session === undefined) return;
     session.presence.touch(userId, -1);
+    session.topics.disconnected(userId, topics);
     if (session.host.localConnections(userId) === 0) session.subscriptions.drop(userId);
+  }
+
+  /**
+   * Makes the user a member of `topic` in Redis and tells every instance with the user's
+   * connections; resolves once those here receive the topic. Rejects with
+   * `SseTooManyTopicsError` past `maxTopicsPerUser`, `RedisSseUnavailableError` when Redis
+   * does not answer.
+   */
+  join(userId: string, topic: string): Promise<boolean> {
+    return this.requireSession().topics.join(userId, topic);
+  }
+
+  /** Ends the user's membership of `topic` on every instance; whether it was a member. */
+  leave(userId: string, topic: string): Promise<boolean> {
+    return this.requireSession().topics.leave(userId, topic);
+  }
+
+  /** The user's memberships, from Redis, sorted. */
+  topicsOf(userId: string): Promise<string[]> {
+    return this.requireSession().topics.topicsOf(userId);
+  }
+
+  /** The topic's members, online or not, from Redis, sorted. */
+  members(topic: string): Promise<string[]> {
+    return this.requireSession().topics.members(topic);
   }
 
   /** Ends the user's connections here and tells the other instances to end theirs. */
@@ -253,7 +321,7 @@ export class RedisSseBroker implements SseBroker {
     await this.tail;
     this.readiness.close();
     session.ledger.stop();
-    await session.presence.leave();
+    await Promise.all([session.presence.leave(), session.topicPresence.leave()]);
     await Promise.all([
       closeRedisConnection(session.commands, this.options.commandTimeoutMs),
       closeRedisConnection(session.events, this.options.commandTimeoutMs),

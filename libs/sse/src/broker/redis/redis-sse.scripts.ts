@@ -46,11 +46,11 @@ export class RedisSseScript {
   }
 }
 
-/*
- * Shared by the scripts. Time is Redis's own (TIME), so that instances whose clocks
+/**
+ * Lua shared by the scripts (here and in `redis-sse.topic-scripts.ts`). Time is Redis's own (TIME), so that instances whose clocks
  * differ still agree on who is alive and on what has expired.
  */
-const COMMON = `
+export const COMMON = `
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)

@@ -8,6 +8,8 @@ import type { RedisSseResolvedOptions } from './redis-sse.options.js';
 import { RedisSsePresence } from './redis-sse.presence.js';
 import { RedisSsePublisher } from './redis-sse.publisher.js';
 import { RedisSseSubscriptions } from './redis-sse.subscriptions.js';
+import { RedisSseTopicPresence } from './redis-sse.topic-presence.js';
+import { RedisSseTopics } from './redis-sse.topics.js';
 
 /**
  * What the broker holds while attached: its two connections (`commands` for scripts and
@@ -23,6 +25,8 @@ export interface RedisSseSession {
   readonly publisher: RedisSsePublisher;
   readonly ledger: RedisSseLedger;
   readonly history: RedisSseHistory;
+  readonly topicPresence: RedisSseTopicPresence;
+  readonly topics: RedisSseTopics;
 }
 
 /** Builds a session, its connections not yet connected (`lazyConnect`). */
@@ -40,12 +44,23 @@ export function openRedisSseSession(
   const { instanceId, history } = host;
   const publisher = new RedisSsePublisher(commands, keys, instanceId, history, report);
   const ledger = new RedisSseLedger(commands, keys, publisher, instanceId, history, report);
+  const subscriptions = new RedisSseSubscriptions(events, keys, report);
+  const topicPresence = new RedisSseTopicPresence(
+    commands,
+    keys,
+    host,
+    options.presenceTtlMs,
+    options.presenceHeartbeatMs,
+    report,
+  );
   return {
     host,
     commands,
     events,
     keys,
-    subscriptions: new RedisSseSubscriptions(events, keys, report),
+    subscriptions,
+    topicPresence,
+    topics: new RedisSseTopics(commands, keys, host, subscriptions, topicPresence, report),
     presence: new RedisSsePresence(
       commands,
       keys,
