@@ -69,7 +69,8 @@ function reader(port, user) {
 async function counters(admin) {
   const text = `${await admin.info('commandstats')}\n${await admin.info('stats')}\n${await admin.info('cpu')}`;
   const calls = {};
-  for (const [, name, n] of text.matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm)) calls[name] = Number(n);
+  for (const [, name, n] of text.matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm))
+    calls[name] = Number(n);
   const field = (name) => Number(text.match(new RegExp(`^${name}:([\\d.]+)`, 'm'))?.[1] ?? 0);
   return {
     calls,
@@ -105,7 +106,8 @@ async function run(members, messages, readerCount, bytes, round) {
   const before = await counters(admin);
   for (let i = 0; i < members; i += 200) {
     const batch = [];
-    for (let j = i; j < Math.min(members, i + 200); j++) batch.push(sending.sse.join(`u${j}`, topic));
+    for (let j = i; j < Math.min(members, i + 200); j++)
+      batch.push(sending.sse.join(`u${j}`, topic));
     await Promise.all(batch);
   }
   const joined = await counters(admin);

@@ -77,8 +77,7 @@ describe.skipIf(!redis.available)('topics across instances on one Redis', () => 
     );
   }
 
-  const ids = (client: RawSseClient): (string | undefined)[] =>
-    received(client).map((e) => e.id);
+  const ids = (client: RawSseClient): (string | undefined)[] => received(client).map((e) => e.id);
 
   it('a join on one instance reaches the member’s open stream on the other, without reconnecting', async () => {
     const [a, b] = await pair();
@@ -92,10 +91,7 @@ describe.skipIf(!redis.available)('topics across instances on one Redis', () => 
     const last = await b.sse.publish('room', 'from b');
     await alice.waitFor((c) => received(c).length >= 21);
     expect(ids(alice)).toEqual([...sent.map((r) => r.id), last.id]);
-    expect(received(alice).map((e) => e.data)).toEqual([
-      ...sent.map((_, i) => `m${i}`),
-      'from b',
-    ]);
+    expect(received(alice).map((e) => e.data)).toEqual([...sent.map((_, i) => `m${i}`), 'from b']);
 
     expect(await b.sse.leave('alice', 'room')).toBe(true);
     await counted(b, 'room', 0);
@@ -166,7 +162,10 @@ describe.skipIf(!redis.available)('topics across instances on one Redis', () => 
     const from = first.events[0].id!;
     first.close();
     await counted(a, 'public:feed', 0);
-    const missed = [await b.sse.publish('public:feed', 'one'), await b.sse.publish('public:feed', 'two')];
+    const missed = [
+      await b.sse.publish('public:feed', 'one'),
+      await b.sse.publish('public:feed', 'two'),
+    ];
     const back = await connect(b, 'bob', { lastEventId: from, topics: ['public:feed'] });
     await back.waitFor((c) => received(c).length >= 2);
     expect(ids(back)).toEqual(missed.map((r) => r.id));

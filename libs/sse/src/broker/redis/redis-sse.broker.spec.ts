@@ -95,7 +95,6 @@ describe.skipIf(!redis.available)('RedisSseBroker on a real Redis', () => {
 
   describeSseBroker('RedisSseBroker', {
     create: () => new RedisSseBroker({ url: TEST_REDIS_URL, keyPrefix: freshPrefix() }),
-    topics: false,
     cleanup: async () => {
       await deleteKeys(admin, prefixes);
       prefixes.clear();

@@ -22,10 +22,6 @@ import { TOPIC_SCRIPTS } from './redis-sse.topic-scripts.js';
 const DISABLED: SseReplay = { events: [], gap: 'disabled' };
 const UNAVAILABLE: SseReplay = { events: [], gap: 'unavailable' };
 
-const TOPICS_NOT_YET =
-  'Topics are not supported by this broker yet. Potential solutions: use the in-memory ' +
-  'broker for topics until this broker implements them.';
-
 /**
  * A broker for many instances on one Redis: every instance's connections get every
  * message of their users, once each and in order; history is shared, so a client that
@@ -341,25 +337,5 @@ export class RedisSseBroker implements SseBroker {
       );
     }
     return this.session;
-  }
-
-  /** Topics are not supported by this broker yet: rejects with `SseError`. */
-  join(): Promise<boolean> {
-    return Promise.reject(new SseError(TOPICS_NOT_YET));
-  }
-
-  /** Topics are not supported by this broker yet: rejects with `SseError`. */
-  leave(): Promise<boolean> {
-    return Promise.reject(new SseError(TOPICS_NOT_YET));
-  }
-
-  /** Topics are not supported by this broker yet: rejects with `SseError`. */
-  topicsOf(): Promise<string[]> {
-    return Promise.reject(new SseError(TOPICS_NOT_YET));
-  }
-
-  /** Topics are not supported by this broker yet: rejects with `SseError`. */
-  members(): Promise<string[]> {
-    return Promise.reject(new SseError(TOPICS_NOT_YET));
   }
 }

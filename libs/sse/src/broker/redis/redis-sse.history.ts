@@ -95,7 +95,7 @@ export class RedisSseHistory {
         .xrange(stream, '-', '+')
         .xrange(keys.broadcastStream, '-', '+')
         .hgetall(keys.userTopics(userId))
-        .zrange(keys.userTopicsLeft(userId), 0, -1)
+        .zrange(keys.userTopicsLeft(userId), '0', '-1')
         .exec();
     type Replies = [Error | null, unknown][] | null;
     const atomically = reads(true).then(
