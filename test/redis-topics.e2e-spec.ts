@@ -82,11 +82,14 @@ describe.skipIf(!redis.available)('topics across instances on one Redis', () => 
   it('a join on one instance reaches the member’s open stream on the other, without reconnecting', async () => {
     const [a, b] = await pair();
     const alice = await connect(b, 'alice');
-    expect(await a.sse.join('alice', 'room')).toBe(true);
-    // Published at once: B may not have subscribed to the topic's channel yet; what it
-    // misses live it reads back from the topic's history (the catch-up), each event once.
-    const sent: SseSendResult[] = [];
-    for (let i = 0; i < 20; i++) sent.push(await a.sse.publish('room', `m${i}`));
+    // Sent with the join, before B can have heard of it and subscribed to the topic's
+    // channel: B reads them back from the topic's history (the catch-up), each once, then
+    // the live ones.
+    const joining = a.sse.join('alice', 'room');
+    const early = Array.from({ length: 10 }, (_, i) => a.sse.publish('room', `m${i}`));
+    expect(await joining).toBe(true);
+    const sent: SseSendResult[] = await Promise.all(early);
+    for (let i = 10; i < 20; i++) sent.push(await a.sse.publish('room', `m${i}`));
     await alice.waitFor((c) => received(c).length >= 20);
     const last = await b.sse.publish('room', 'from b');
     await alice.waitFor((c) => received(c).length >= 21);
