@@ -134,11 +134,17 @@ async function run(members, messages, readerCount, bytes, round) {
   let delivered = 0;
   let next = 0;
   const lane = async () => {
-    while (next++ < messages) delivered += (await sending.sse.publish(topic, data)).delivered;
+    while (next++ < messages) {
+      const result = await sending.sse.publish(topic, data);
+      delivered += result.delivered;
+    }
   };
   await Promise.all(Array.from({ length: 64 }, lane));
   const ms = performance.now() - started;
   const end = await counters(admin);
+  if (process.env.BENCH_DEBUG) {
+    console.log(readers.map((r) => r.count), await admin.hgetall(`${keyPrefix}t:{${topic}}:p`));
+  }
 
   for (const client of readers) client.close();
   await Promise.all([receiving.app.close(), sending.app.close()]);
