@@ -14,10 +14,12 @@ import {
   type RedisSseBrokerOptions,
   type RedisSseResolvedOptions,
 } from './redis-sse.options.js';
+import { RedisSseRecentWrites } from './redis-sse.failover.js';
 import { RedisSseReadiness, whenReady } from './redis-sse.readiness.js';
+import { ALL_CLUSTER_SCRIPTS } from './redis-sse.cluster-scripts.js';
 import { ALL_SCRIPTS } from './redis-sse.scripts.js';
 import { openRedisSseSession, type RedisSseSession } from './redis-sse.session.js';
-import { TOPIC_SCRIPTS } from './redis-sse.topic-scripts.js';
+import { SHARDED_TOPIC_SCRIPTS, TOPIC_SCRIPTS } from './redis-sse.topic-scripts.js';
 
 const DISABLED: SseReplay = { events: [], gap: 'disabled' };
 const UNAVAILABLE: SseReplay = { events: [], gap: 'unavailable' };
@@ -35,6 +37,12 @@ const UNAVAILABLE: SseReplay = { events: [], gap: 'unavailable' };
  * reconnects by itself and takes up where it was. See docs/scaling.md for the design and
  * its costs.
  *
+ * On a Redis Cluster (`cluster: { nodes }`, or an ioredis `Cluster` as `redis`), live
+ * events travel by sharded pub/sub, so that a message goes to the one shard of its user;
+ * every script touches one slot. A master that fails over costs a reconnect: the sharded
+ * subscriptions are made again on the new master, and this instance's clients replay what
+ * they missed meanwhile (or are told of a gap).
+ *
  * @example
  * ```ts
  * import { RedisSseBroker } from 'nestjs-sse-hub/redis';
@@ -48,6 +56,8 @@ export class RedisSseBroker implements SseBroker {
   /** Local deliveries wait for the ones before them: publish order holds on this instance. */
   private tail: Promise<unknown> = Promise.resolve();
   private readonly readiness = new RedisSseReadiness(() => this.session?.host.logger);
+  /** On a Redis Cluster: what a failover may have lost. */
+  private readonly recent = new RedisSseRecentWrites();
 
   /**
    * Checks the options; connects only when the module starts (`attach`).
@@ -87,9 +97,10 @@ export class RedisSseBroker implements SseBroker {
           .then((ready) => ready && this.session === session && session.host.reconnectLocal());
       }
     });
-    events.on('message', (channel: string, payload: string) =>
+    events.on(session.cluster ? 'smessage' : 'message', (channel: string, payload: string) =>
       this.receive(session, channel, payload),
     );
+    if (session.cluster) this.followFailovers(session, () => attached);
     for (const client of [commands, events]) {
       client.on('error', (error: unknown) => report('connection', error));
       client.on('close', () => report('connection', new Error('connection closed')));
@@ -103,15 +114,61 @@ export class RedisSseBroker implements SseBroker {
     attached = true;
   }
 
+  /**
+   * On a Redis Cluster: a master that failed over took its sharded subscriptions along;
+   * once ioredis has made them again on the new master, this instance's clients replay
+   * what they missed, and presence and lost-event markers are written again (a replica
+   * may lack the master's last writes).
+   */
+  private followFailovers(session: RedisSseSession, attached: () => boolean): void {
+    // A node left the cluster (a master failed over, say): what it acknowledged last may
+    // not have reached its replica.
+    session.commands.on('-node', () => {
+      if (this.session !== session) return;
+      for (const message of this.recent.suspects()) session.ledger.lose(message, false);
+    });
+    let lost = false;
+    session.events.on('-subscriber', () => (lost = true));
+    session.events.on('subscribersReady', () => {
+      if (!lost || !attached()) return;
+      lost = false;
+      void whenReady(session.commands).then(async (ready) => {
+        if (!ready || this.session !== session) return;
+        session.host.reconnectLocal();
+        await this.loadScripts(session);
+        await session.presence.rewrite();
+        await session.ledger.flush();
+      });
+    });
+  }
+
+  /** Loads the scripts on Redis, or on every master of a cluster. */
+  private loadScripts(session: RedisSseSession): Promise<unknown> {
+    const report = (error: unknown): void => this.readiness.report('script', error);
+    const { commands } = session;
+    if (!session.cluster) {
+      const scripts = [...ALL_SCRIPTS, ...TOPIC_SCRIPTS];
+      return Promise.all(scripts.map((script) => script.load(commands).catch(report)));
+    }
+    const masters = (commands as { nodes(role: 'master'): RedisSseSession['commands'][] }).nodes(
+      'master',
+    );
+    return Promise.all(
+      masters.flatMap((node) =>
+        [...ALL_CLUSTER_SCRIPTS, ...Object.values(SHARDED_TOPIC_SCRIPTS)].map((script) =>
+          script.load(node).catch(report),
+        ),
+      ),
+    );
+  }
+
   /** Runs on every `ready` of the commands connection: the instance (re)joins the cluster. */
   private async commandsReady(session: RedisSseSession): Promise<void> {
     this.readiness.ready(session.commands, session.events);
     const { commands, keys, presence, ledger } = session;
     const report = (what: string) => (error: unknown) => this.readiness.report(what, error);
     await Promise.all([
-      ...[...ALL_SCRIPTS, ...TOPIC_SCRIPTS].map((script) =>
-        script.load(commands).catch(report('script')),
-      ),
+      this.loadScripts(session),
       commands.set(keys.epoch, uuidV7Floor(Date.now()), 'NX').catch(report('epoch')),
       presence.rewrite(),
       session.topicPresence.rewrite(),
@@ -141,6 +198,7 @@ export class RedisSseBroker implements SseBroker {
           return { delivered, stored: false };
         }
         this.readiness.succeeded();
+        if (session.cluster) this.recent.record(message);
         return { delivered: delivered + others, stored: session.host.history.size > 0 };
       });
     this.tail = receipt.catch(() => undefined);

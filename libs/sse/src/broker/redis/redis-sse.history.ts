@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { SseMembershipWindow, SseReplay } from '../sse-broker.interface.js';
 import {
   planReplay,
@@ -7,7 +6,9 @@ import {
   type SseHistoryEntry,
   type SseHistorySource,
 } from '../../history/sse-replay.js';
+import { CLUSTER_PREPARE_REPLAY } from './redis-sse.cluster-scripts.js';
 import { decodeEntry } from './redis-sse.codec.js';
+import type { RedisSseClient } from './redis-sse.connection.js';
 import type { RedisSseKeys } from './redis-sse.keys.js';
 import type { RedisSseLedger } from './redis-sse.ledger.js';
 import { writeRefused } from './redis-sse.readiness.js';
@@ -32,12 +33,16 @@ interface HistoryRead {
  * history (the one part that writes), then a MULTI that reads both streams, their dropped
  * markers, the epoch and the user's memberships; then, per topic of the connection or of a
  * membership window, a MULTI that reads the topic's stream and marker (one slot each), whose
- * trim by size and age is done here on what was read, so that no topic is written to. When Redis refuses the trim (out of memory, a read-only replica), the reads
- * still answer and the trim is done here, on what was read.
+ * trim by size and age is done here on what was read, so that no topic is written to. When Redis refuses the trim (out of memory, a
+ * read-only replica), the reads still answer and the trim is done here, on what was read.
+ *
+ * On a Redis Cluster, the user's history and the broadcasts' are in different slots: each
+ * is trimmed and read on its own (`readSlots`), which keeps each source whole; live events
+ * that come between the two reads are the hub's to drop as already replayed.
  */
 export class RedisSseHistory {
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisSseClient,
     private readonly keys: RedisSseKeys,
     private readonly history: { readonly size: number; readonly ttlMs: number },
     private readonly ledger: RedisSseLedger,
@@ -73,6 +78,7 @@ export class RedisSseHistory {
    * MULTI that holds a script is refused whole when Redis is out of memory.
    */
   private async read(userId: string): Promise<HistoryRead> {
+    if (this.keys.cluster) return this.readSlots(userId);
     const { keys, history } = this;
     const stream = keys.userStream(userId);
     const dropped = keys.userDropped(userId);
@@ -117,6 +123,44 @@ export class RedisSseHistory {
     return { own, ownDropped, all, allDropped, epoch, joined, left, untrimmed };
   }
 
+  /** The read on a cluster: the user's slot and the broadcasts' slot, each by itself. */
+  private async readSlots(userId: string): Promise<HistoryRead> {
+    const { keys, history, client } = this;
+    const stream = keys.userStream(userId);
+    const dropped = keys.userDropped(userId);
+    const args = [history.ttlMs, 2 * history.ttlMs, uuidV7Floor(Date.now()), history.size];
+    const prepare = (scriptKeys: string[]) =>
+      CLUSTER_PREPARE_REPLAY.run(client, scriptKeys, args).then(
+        () => false,
+        (error: unknown) => {
+          if (writeRefused(error)) return true;
+          throw error;
+        },
+      );
+    const [ownUntrimmed, allUntrimmed] = await Promise.all([
+      prepare([stream, dropped]),
+      prepare([keys.broadcastStream, keys.broadcastDropped, keys.epoch]),
+    ]);
+    const untrimmed = ownUntrimmed || allUntrimmed;
+    const batch = () => (untrimmed ? client.pipeline() : client.multi());
+    const [ownReplies, allReplies] = await Promise.all([
+      batch()
+        .get(dropped)
+        .xrange(stream, '-', '+')
+        .hgetall(keys.userTopics(userId))
+        .zrange(keys.userTopicsLeft(userId), '0', '-1')
+        .exec(),
+      batch()
+        .get(keys.broadcastDropped)
+        .get(keys.epoch)
+        .xrange(keys.broadcastStream, '-', '+')
+        .exec(),
+    ]);
+    const [ownDropped, own, joined, left] = values(ownReplies);
+    const [allDropped, epoch, all] = values(allReplies);
+    return { own, ownDropped, all, allDropped, epoch, joined, left, untrimmed };
+  }
+
   /** A topic's kept events and marker, read together (one slot). */
   private async readTopic(topic: string): Promise<SseHistorySource> {
     const replies = await this.client
@@ -145,6 +189,13 @@ function windowsOf(joined: unknown, left: unknown): SseMembershipWindow[] {
     }
   }
   return windows;
+}
+
+/** Exec replies, their errors thrown. */
+function values(replies: [Error | null, unknown][] | null): unknown[] {
+  if (replies === null) throw new Error('the history read was aborted');
+  for (const [error] of replies) if (error !== null) throw error;
+  return replies.map(([, value]) => value);
 }
 
 /**

@@ -28,6 +28,11 @@
  * topic's keys and channel share `{topic}` likewise. Work on a user's memberships and on a
  * topic's member set are separate scripts, each on one slot.
  * Channels also carry the database number, as pub/sub ignores databases.
+ *
+ * On a Redis Cluster (`cluster`), the broadcast keys and channel, the instance registry,
+ * the counts and the epoch share the hash tag `{b}` (`P {b}:h`, `P {b}:instances`, ...),
+ * so that the broadcast script and the heartbeat each touch one slot, and an instance's
+ * user set is `P i:{<instance>}:u`.
  */
 export class RedisSseKeys {
   readonly instances: string;
@@ -58,21 +63,24 @@ export class RedisSseKeys {
     /** The prefix of keys. */
     readonly prefix: string,
     database: number,
+    /** On a Redis Cluster: the shared keys get one hash tag. */
+    readonly cluster = false,
   ) {
     const channels = database === 0 ? prefix : `${prefix}db${database}:`;
-    this.instances = `${prefix}instances`;
-    this.counts = `${prefix}counts`;
-    this.epoch = `${prefix}epoch`;
-    this.broadcastStream = `${prefix}b:h`;
-    this.broadcastDropped = `${prefix}b:d`;
-    this.broadcastChannel = `${channels}b`;
+    const shared = cluster ? `${prefix}{b}:` : prefix;
+    this.instances = `${shared}instances`;
+    this.counts = `${shared}counts`;
+    this.epoch = `${shared}epoch`;
+    this.broadcastStream = cluster ? `${shared}h` : `${prefix}b:h`;
+    this.broadcastDropped = cluster ? `${shared}d` : `${prefix}b:d`;
+    this.broadcastChannel = cluster ? `${channels}{b}` : `${channels}b`;
     this.userChannelStart = `${channels}u:{`;
     this.userPresenceParts = [`${prefix}u:{`, '}:p'];
-    this.instanceUsersParts = [`${prefix}i:`, ':u'];
-    this.topicInstances = `${prefix}ti`;
+    this.instanceUsersParts = cluster ? [`${prefix}i:{`, '}:u'] : [`${prefix}i:`, ':u'];
+    this.topicInstances = `${shared}ti`;
     this.topicChannelStart = `${channels}t:{`;
     this.topicPresenceParts = [`${prefix}t:{`, '}:p'];
-    this.instanceTopicsParts = [`${prefix}i:`, ':t'];
+    this.instanceTopicsParts = cluster ? [`${prefix}i:{`, '}:t'] : [`${prefix}i:`, ':t'];
   }
 
   userTopics(userId: string): string {

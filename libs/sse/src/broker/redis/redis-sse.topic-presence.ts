@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { SseBrokerHost } from '../sse-broker.interface.js';
+import type { RedisSseClient } from './redis-sse.connection.js';
 import type { RedisSseKeys } from './redis-sse.keys.js';
 import {
   CLEAR_TOPIC_PRESENCE,
@@ -16,6 +16,9 @@ const CHUNK = 1000;
  * Written like user presence: changes mark a topic, the topics marked in one tick are
  * written in one script, counts are absolute, everything is written again after Redis was
  * away, and a heartbeat keeps the instance counted and clears what dead instances left.
+ *
+ * On a Redis Cluster, where a topic's presence and this instance's topic set are in
+ * different slots, the same steps are single-key commands sent together instead of scripts.
  */
 export class RedisSseTopicPresence {
   private readonly dirty = new Set<string>();
@@ -25,7 +28,7 @@ export class RedisSseTopicPresence {
   private rewriting: Promise<void> | undefined;
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisSseClient,
     private readonly keys: RedisSseKeys,
     private readonly host: SseBrokerHost,
     private readonly ttlMs: number,
@@ -81,6 +84,7 @@ export class RedisSseTopicPresence {
   }
 
   private write(topics: readonly string[]): Promise<unknown> {
+    if (this.keys.cluster) return this.writeApart(topics);
     const keys = [this.keys.instanceTopics(this.host.instanceId)];
     const args: (string | number)[] = [this.host.instanceId, this.ttlMs * 3];
     for (const topic of topics) {
@@ -92,6 +96,7 @@ export class RedisSseTopicPresence {
 
   private heartbeat(): Promise<unknown> {
     const { keys, host } = this;
+    if (keys.cluster) return this.heartbeatApart();
     return TOPIC_HEARTBEAT.run(
       this.client,
       [keys.topicInstances, keys.instanceTopics(host.instanceId)],
@@ -107,6 +112,7 @@ export class RedisSseTopicPresence {
 
   private clear(leave: '0' | '1'): Promise<unknown> {
     const { keys, host } = this;
+    if (keys.cluster) return this.clearApart(host.instanceId, leave === '1');
     return CLEAR_TOPIC_PRESENCE.run(
       this.client,
       [keys.topicInstances, keys.instanceTopics(host.instanceId)],
@@ -125,6 +131,41 @@ export class RedisSseTopicPresence {
     } catch (error) {
       this.onError('heartbeat', error);
     }
+  }
+
+  private async writeApart(topics: readonly string[]): Promise<void> {
+    const { client, keys, host } = this;
+    const set = keys.instanceTopics(host.instanceId);
+    const writes: Promise<unknown>[] = [];
+    for (const topic of topics) {
+      const n = host.localTopicConnections(topic);
+      const presence = keys.topicPresence(topic);
+      if (n > 0) writes.push(client.hset(presence, host.instanceId, n), client.sadd(set, topic));
+      else writes.push(client.hdel(presence, host.instanceId), client.srem(set, topic));
+    }
+    writes.push(client.pexpire(set, this.ttlMs * 3));
+    await Promise.all(writes);
+  }
+
+  /** HEARTBEAT's steps one key at a time; 1 when this instance had been given up for dead. */
+  private async heartbeatApart(): Promise<number> {
+    const { client, keys, host } = this;
+    const now = Date.now();
+    const before = await client.zscore(keys.topicInstances, host.instanceId);
+    await client.zadd(keys.topicInstances, now + this.ttlMs, host.instanceId);
+    await client.pexpire(keys.instanceTopics(host.instanceId), this.ttlMs * 3);
+    const dead = await client.zrangebyscore(keys.topicInstances, '-inf', now, 'LIMIT', 0, 8);
+    for (const id of dead) await this.clearApart(id, true);
+    return before !== null && Number(before) > now ? 0 : 1;
+  }
+
+  private async clearApart(instanceId: string, leave: boolean): Promise<void> {
+    const { client, keys } = this;
+    const set = keys.instanceTopics(instanceId);
+    const topics = await client.smembers(set);
+    await Promise.all(topics.map((topic) => client.hdel(keys.topicPresence(topic), instanceId)));
+    await client.del(set);
+    if (leave) await client.zrem(keys.topicInstances, instanceId);
   }
 
   /** Leaves topic presence (at shutdown), as far as Redis answers. */

@@ -116,6 +116,13 @@ if ARGV[2] == '1' then redis.call('ZREM', KEYS[1], ARGV[1]) end
 return #topics
 `);
 
+/** The scripts that publish, publishing by `SPUBLISH`, for a Redis Cluster. */
+export const SHARDED_TOPIC_SCRIPTS = {
+  join: JOIN_TOPIC.sharded(),
+  leave: LEAVE_TOPIC.sharded(),
+  publish: PUBLISH_TO_TOPIC.sharded(),
+} as const;
+
 /** Every topic script, to load them on connect. */
 export const TOPIC_SCRIPTS: readonly RedisSseScript[] = [
   JOIN_TOPIC,

@@ -1,13 +1,13 @@
-import type { Redis } from 'ioredis';
 import type { SseBrokerHost, SseEnvelope } from '../sse-broker.interface.js';
 import { SseTooManyTopicsError } from '../../sse.errors.js';
 import { sseId } from '../../wire/sse-id.js';
 import { decodeEntry, type RedisSseMembershipSignal } from './redis-sse.codec.js';
 import { RedisSseUnavailableError } from './redis-sse.errors.js';
+import type { RedisSseClient } from './redis-sse.connection.js';
 import type { RedisSseKeys } from './redis-sse.keys.js';
 import type { RedisSseSubscriptions } from './redis-sse.subscriptions.js';
 import type { RedisSseTopicPresence } from './redis-sse.topic-presence.js';
-import { JOIN_TOPIC, LEAVE_TOPIC } from './redis-sse.topic-scripts.js';
+import { JOIN_TOPIC, LEAVE_TOPIC, SHARDED_TOPIC_SCRIPTS } from './redis-sse.topic-scripts.js';
 
 /** A local user's memberships as known here: topic -> join seq, and their version. */
 interface LocalMemberships {
@@ -31,7 +31,7 @@ export class RedisSseTopics {
   private readonly catchUps = new Map<string, Promise<void>>();
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisSseClient,
     private readonly keys: RedisSseKeys,
     private readonly host: SseBrokerHost,
     private readonly subscriptions: RedisSseSubscriptions,
@@ -49,7 +49,7 @@ export class RedisSseTopics {
     const limit = host.limits.maxTopicsPerUser;
     const joined = Number(
       await this.command(() =>
-        JOIN_TOPIC.run(
+        (keys.cluster ? SHARDED_TOPIC_SCRIPTS.join : JOIN_TOPIC).run(
           this.client,
           [keys.userTopics(userId), keys.userTopicsVersion(userId)],
           [topic, sseId(), limit, keys.userChannel(userId), host.instanceId],
@@ -69,7 +69,7 @@ export class RedisSseTopics {
     const { keys, host } = this;
     const left = Number(
       await this.command(() =>
-        LEAVE_TOPIC.run(
+        (keys.cluster ? SHARDED_TOPIC_SCRIPTS.leave : LEAVE_TOPIC).run(
           this.client,
           [keys.userTopics(userId), keys.userTopicsVersion(userId), keys.userTopicsLeft(userId)],
           [topic, sseId(), 2 * host.history.ttlMs, keys.userChannel(userId), host.instanceId],
