@@ -288,6 +288,9 @@ export class RedisSseBroker implements SseBroker {
       return UNAVAILABLE;
     }
     await subscriptions.caughtUp();
+    // A join told before that read makes a catch-up here, which may write what the replay
+    // holds: the connection still holds live events back, and drops those it replays.
+    await session.topics.caughtUp();
     return replay;
   }
 

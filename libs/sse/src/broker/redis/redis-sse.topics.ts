@@ -246,6 +246,11 @@ export class RedisSseTopics {
     });
   }
 
+  /** Resolves once every catch-up under way has written its events. */
+  async caughtUp(): Promise<void> {
+    await Promise.all(this.catchUps.values());
+  }
+
   /**
    * After a join or leave from here: when the user has connections here, waits until this
    * instance has read its own message (a PING on the pub/sub connection) and caught up.
