@@ -14,12 +14,11 @@ import {
   type RedisSseBrokerOptions,
   type RedisSseResolvedOptions,
 } from './redis-sse.options.js';
-import { RedisSseRecentWrites } from './redis-sse.failover.js';
+import { RedisSseRecentWrites } from './redis-sse.recent-writes.js';
 import { RedisSseReadiness, whenReady } from './redis-sse.readiness.js';
-import { ALL_CLUSTER_SCRIPTS } from './redis-sse.cluster-scripts.js';
-import { ALL_SCRIPTS } from './redis-sse.scripts.js';
+import { followFailovers, loadScripts } from './redis-sse.failover.js';
+import { deliverSignal } from './redis-sse.signals.js';
 import { openRedisSseSession, type RedisSseSession } from './redis-sse.session.js';
-import { everySubscriberUp } from './redis-sse.subscriptions.js';
 
 const DISABLED: SseReplay = { events: [], gap: 'disabled' };
 const UNAVAILABLE: SseReplay = { events: [], gap: 'unavailable' };
@@ -100,7 +99,12 @@ export class RedisSseBroker implements SseBroker {
     events.on(session.cluster ? 'smessage' : 'message', (channel: string, payload: string) =>
       this.receive(session, channel, payload),
     );
-    if (session.cluster) this.followFailovers(session, () => attached);
+    if (session.cluster) {
+      followFailovers(session, this.recent, {
+        current: () => attached && this.session === session,
+        loadScripts: () => this.loadScripts(session),
+      });
+    }
     for (const client of [commands, events]) {
       client.on('error', (error: unknown) => report('connection', error));
       client.on('close', () => report('connection', new Error('connection closed')));
@@ -114,55 +118,9 @@ export class RedisSseBroker implements SseBroker {
     attached = true;
   }
 
-  /**
-   * On a Redis Cluster: a master that failed over took its sharded subscriptions along;
-   * once ioredis has made them again on the new master, this instance's clients replay
-   * what they missed, and presence and lost-event markers are written again (a replica
-   * may lack the master's last writes).
-   */
-  private followFailovers(session: RedisSseSession, attached: () => boolean): void {
-    // A node left the cluster (a master failed over, say): what it acknowledged last may
-    // not have reached its replica.
-    let checking: Promise<void> | undefined;
-    session.commands.on('-node', () => {
-      if (this.session !== session || checking !== undefined) return;
-      checking = this.recent
-        .check(session.commands, session.keys, session.ledger)
-        .finally(() => (checking = undefined));
-    });
-    let lost = false;
-    session.events.on('-subscriber', () => (lost = true));
-    // A subscriber that could not connect (its master is gone, the new one not yet known):
-    // ioredis tries again after refreshing the slots.
-    session.events.on('error', () => (lost = true));
-    session.events.on('subscribersReady', () => {
-      if (!lost || !attached() || !everySubscriberUp(session.events)) return;
-      lost = false;
-      void whenReady(session.commands).then(async (ready) => {
-        if (!ready || this.session !== session) return;
-        session.host.reconnectLocal();
-        await this.loadScripts(session);
-        await session.presence.rewrite();
-        await session.ledger.flush();
-      });
-    });
-  }
-
   /** Loads the scripts on Redis, or on every master of a cluster. */
   private loadScripts(session: RedisSseSession): Promise<unknown> {
-    const report = (error: unknown): void => this.readiness.report('script', error);
-    const { commands } = session;
-    if (!session.cluster) {
-      return Promise.all(ALL_SCRIPTS.map((script) => script.load(commands).catch(report)));
-    }
-    const masters = (commands as { nodes(role: 'master'): RedisSseSession['commands'][] }).nodes(
-      'master',
-    );
-    return Promise.all(
-      masters.flatMap((node) =>
-        ALL_CLUSTER_SCRIPTS.map((script) => script.load(node).catch(report)),
-      ),
-    );
+    return loadScripts(session, (error) => this.readiness.report('script', error));
   }
 
   /** Runs on every `ready` of the commands connection: the instance (re)joins the cluster. */
@@ -174,6 +132,7 @@ export class RedisSseBroker implements SseBroker {
       this.loadScripts(session),
       commands.set(keys.epoch, uuidV7Floor(Date.now()), 'NX').catch(report('epoch')),
       presence.rewrite(),
+      session.topicPresence.rewrite(),
     ]);
     // After the scripts: the markers are written by one of them.
     await ledger.flush();
@@ -191,7 +150,10 @@ export class RedisSseBroker implements SseBroker {
     const receipt = this.tail
       .then(() => remote)
       .then((others): SsePublishReceipt => {
-        const delivered = session.host.deliver(message);
+        const delivered =
+          message.topic === undefined
+            ? session.host.deliver(message)
+            : session.topics.deliver(message);
         if (typeof others !== 'number') {
           session.ledger.lose(message, others === 'lost');
           return { delivered, stored: false };
@@ -207,59 +169,40 @@ export class RedisSseBroker implements SseBroker {
   /** A pub/sub message from another instance. */
   private receive(session: RedisSseSession, channel: string, payload: string): void {
     try {
-      this.deliverSignal(session, channel, payload);
+      deliverSignal(session, channel, payload);
     } catch (error) {
       this.readiness.report('delivery', error);
     }
   }
 
-  private deliverSignal(session: RedisSseSession, channel: string, payload: string): void {
-    const { host } = session;
-    const userId = session.keys.userOfChannel(channel);
-    if (userId === undefined) return;
-    const signal = decodeSignal(payload);
-    // This instance's own messages were written to its connections already.
-    if (signal === undefined || signal.origin === session.host.instanceId) return;
-    switch (signal.kind) {
-      case 'disconnect':
-        if (userId !== null) session.host.disconnectLocal(userId);
-        return;
-      case 'lost':
-        // Live events of this instance's clients may be among them: they reconnect and
-        // replay, which reports the gap.
-        session.ledger.heard(signal.lost);
-        if (
-          signal.lost.all !== undefined ||
-          signal.lost.users.some(([u]) => host.localConnections(u) > 0)
-        ) {
-          host.reconnectLocal();
-        }
-        return;
-      case 'message': {
-        const message = decodeEntry(payload, userId === null ? null : [userId], signal.entry);
-        if (message !== undefined) session.host.deliver(message);
-      }
-    }
-  }
-
   /**
-   * The user's kept events after `lastEventId`, read from Redis by `planReplay`, the rule
-   * the in-memory broker follows too. Live events that Redis published before the read
-   * are handled before this resolves, so that the hub drops them as already replayed.
+   * The user's kept events after `lastEventId`, with those of `topics` (the connection's
+   * subscriptions) and of the user's membership windows, read from Redis by `planReplay`,
+   * the rule the in-memory broker follows too. Live events that Redis published before the
+   * read are handled before this resolves, so that the hub drops them as already replayed.
    */
-  async replay(userId: string, lastEventId: string): Promise<SseReplay> {
-    const { commands, host, subscriptions, history } = this.requireSession();
+  async replay(
+    userId: string,
+    lastEventId: string,
+    topics: readonly string[] = [],
+  ): Promise<SseReplay> {
+    const session = this.requireSession();
+    const { commands, host, subscriptions, history } = session;
     if (host.history.size === 0) return DISABLED;
     if (commands.status !== 'ready') return UNAVAILABLE;
     await subscriptions.subscribed(userId);
+    await subscriptions.topicsSubscribed([...topics, ...session.topics.memberships(userId)]);
     let replay: SseReplay;
     try {
-      replay = await history.replay(userId, lastEventId);
+      replay = await history.replay(userId, lastEventId, topics);
     } catch (error) {
       this.readiness.report('replay', error);
       return UNAVAILABLE;
     }
     await subscriptions.caughtUp();
+    // A join told before that read makes a catch-up here, which may write what the replay
+    // holds: the connection still holds live events back, and drops those it replays.
+    await session.topics.caughtUp();
     return replay;
   }
 
@@ -269,20 +212,54 @@ export class RedisSseBroker implements SseBroker {
    * reads what other instances sent before that, so that nothing sent at the instant of
    * connecting is missed.
    */
-  connected(userId: string): Promise<void> | undefined {
+  connected(
+    userId: string,
+    connectionId?: string,
+    topics: readonly string[] = [],
+  ): Promise<void> | undefined {
     const session = this.session;
     if (session === undefined) return undefined;
     const subscribing = session.subscriptions.want(userId);
     session.presence.touch(userId, 1);
+    // On the user's first connection here: its memberships, read once its channel is
+    // subscribed (a join after the read is then told), and the topics' channels.
+    const joining = session.topics.connected(userId, topics, subscribing);
+    if (joining !== undefined) return joining.then(() => undefined);
     return subscribing?.then(() => undefined);
   }
 
   /** A connection of the user closed here: count it; the last one stops the listening. */
-  disconnected(userId: string): void {
+  disconnected(userId: string, connectionId?: string, topics: readonly string[] = []): void {
     const session = this.session;
     if (session === undefined) return;
     session.presence.touch(userId, -1);
+    session.topics.disconnected(userId, topics);
     if (session.host.localConnections(userId) === 0) session.subscriptions.drop(userId);
+  }
+
+  /**
+   * Makes the user a member of `topic` in Redis and tells every instance with the user's
+   * connections; resolves once those here receive the topic. Rejects with
+   * `SseTooManyTopicsError` past `maxTopicsPerUser`, `RedisSseUnavailableError` when Redis
+   * does not answer.
+   */
+  join(userId: string, topic: string): Promise<boolean> {
+    return this.requireSession().topics.join(userId, topic);
+  }
+
+  /** Ends the user's membership of `topic` on every instance; whether it was a member. */
+  leave(userId: string, topic: string): Promise<boolean> {
+    return this.requireSession().topics.leave(userId, topic);
+  }
+
+  /** The user's memberships, from Redis, sorted. */
+  topicsOf(userId: string): Promise<string[]> {
+    return this.requireSession().topics.topicsOf(userId);
+  }
+
+  /** The topic's members, online or not, from Redis, sorted. */
+  members(topic: string): Promise<string[]> {
+    return this.requireSession().topics.members(topic);
   }
 
   /** Ends the user's connections here and tells the other instances to end theirs. */
@@ -317,7 +294,7 @@ export class RedisSseBroker implements SseBroker {
     await this.tail;
     this.readiness.close();
     session.ledger.stop();
-    await session.presence.leave();
+    await Promise.all([session.presence.leave(), session.topicPresence.leave()]);
     await Promise.all([
       closeRedisConnection(session.commands, this.options.commandTimeoutMs),
       closeRedisConnection(session.events, this.options.commandTimeoutMs),

@@ -1,72 +1,66 @@
-import type { SseEnvelope } from '../sse-broker.interface.js';
-import { CLUSTER_NEWEST_MISSING } from './redis-sse.cluster-scripts.js';
+import { ALL_CLUSTER_SCRIPTS } from './redis-sse.cluster-scripts.js';
 import type { RedisSseClient } from './redis-sse.connection.js';
-import type { RedisSseKeys } from './redis-sse.keys.js';
-import type { RedisSseLedger } from './redis-sse.ledger.js';
+import { whenReady } from './redis-sse.readiness.js';
+import type { RedisSseRecentWrites } from './redis-sse.recent-writes.js';
+import { ALL_SCRIPTS } from './redis-sse.scripts.js';
+import type { RedisSseSession } from './redis-sse.session.js';
+import { everySubscriberUp } from './redis-sse.subscriptions.js';
+import { SHARDED_TOPIC_SCRIPTS, TOPIC_SCRIPTS } from './redis-sse.topic-scripts.js';
 
-// Tries of a check while the cluster settles on its new master.
-const TRIES = 20;
-const RETRY_MS = 500;
-// How far back a write counts as possibly not yet copied to a replica, and how many are
-// remembered: replication runs milliseconds behind, a failover is noticed within seconds.
-const WINDOW_MS = 10_000;
-const MAX_WRITES = 1000;
+/** Loads the scripts on Redis, or on every master of a cluster (each has its own cache). */
+export function loadScripts(
+  session: RedisSseSession,
+  report: (error: unknown) => void,
+): Promise<unknown> {
+  const { commands } = session;
+  if (!session.cluster) {
+    const scripts = [...ALL_SCRIPTS, ...TOPIC_SCRIPTS];
+    return Promise.all(scripts.map((script) => script.load(commands).catch(report)));
+  }
+  const masters = (commands as { nodes(role: 'master'): RedisSseClient[] }).nodes('master');
+  const scripts = [...ALL_CLUSTER_SCRIPTS, ...Object.values(SHARDED_TOPIC_SCRIPTS)];
+  return Promise.all(
+    masters.flatMap((node) => scripts.map((script) => script.load(node).catch(report))),
+  );
+}
 
 /**
- * The messages this instance had Redis Cluster take most recently. A master copies its
- * writes to its replica a little later: when it fails over, the newest of them may be
- * missing on the replica that takes over, though Redis acknowledged them. After a failover
- * each recipient's stream is searched for them, and the newest missing one is handed to
- * the ledger as lost, which marks it and tells the other instances, so that their clients
- * get `sse:gap` rather than silence.
+ * On a Redis Cluster: a master that failed over took its sharded subscriptions along, and
+ * maybe its newest writes (replication is asynchronous).
+ *
+ * - When a node leaves the cluster, the messages Redis acknowledged last are looked for on
+ *   the new masters; what a stream lacks is told as lost (`RedisSseRecentWrites`).
+ * - Once ioredis has made the subscriptions again on the new master (every subscriber
+ *   up), this instance's clients replay what they missed, and the scripts, presence and
+ *   lost-event markers are written again (a replica may lack the master's last writes).
  */
-export class RedisSseRecentWrites {
-  private readonly writes: { message: SseEnvelope; at: number }[] = [];
-
-  /** Redis acknowledged the message. */
-  record(message: SseEnvelope): void {
-    this.writes.push({ message, at: Date.now() });
-    if (this.writes.length > MAX_WRITES) this.writes.shift();
-  }
-
-  /** The messages a failover that was just noticed may have lost. */
-  suspects(): SseEnvelope[] {
-    const since = Date.now() - WINDOW_MS;
-    return this.writes.filter((write) => write.at >= since).map((write) => write.message);
-  }
-
-  /**
-   * Looks for the suspects in their streams, trying again while the cluster settles, and
-   * hands what a stream lacks to the ledger.
-   */
-  async check(client: RedisSseClient, keys: RedisSseKeys, ledger: RedisSseLedger): Promise<void> {
-    const byRecipient = new Map<string | null, SseEnvelope[]>();
-    for (const message of this.suspects()) {
-      for (const recipient of message.to ?? [null]) {
-        const list = byRecipient.get(recipient) ?? [];
-        list.push(message);
-        byRecipient.set(recipient, list);
-      }
-    }
-    let pending = [...byRecipient];
-    for (let attempt = 0; attempt < TRIES && pending.length > 0; attempt++) {
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
-      const failed: typeof pending = [];
-      await Promise.all(
-        pending.map(async ([recipient, messages]) => {
-          const stream = recipient === null ? keys.broadcastStream : keys.userStream(recipient);
-          try {
-            const seqs = messages.map((message) => message.seq);
-            const newest = String(await CLUSTER_NEWEST_MISSING.run(client, [stream], seqs));
-            if (newest === '') return;
-            const to = recipient === null ? null : [recipient];
-            ledger.lose({ ...messages[0], seq: newest, to }, true);
-          } catch {
-            failed.push([recipient, messages]);
-          }
-        }),
-      );
-      pending = failed;
-    }
-  }
+export function followFailovers(
+  session: RedisSseSession,
+  recent: RedisSseRecentWrites,
+  broker: { current(): boolean; loadScripts(): Promise<unknown> },
+): void {
+  let checking: Promise<void> | undefined;
+  session.commands.on('-node', () => {
+    if (!broker.current() || checking !== undefined) return;
+    checking = recent
+      .check(session.commands, session.keys, session.ledger)
+      .finally(() => (checking = undefined));
+  });
+  let lost = false;
+  session.events.on('-subscriber', () => (lost = true));
+  // A subscriber that could not connect (its master is gone, the new one not yet known):
+  // ioredis tries again after refreshing the slots.
+  session.events.on('error', () => (lost = true));
+  session.events.on('subscribersReady', () => {
+    if (!lost || !broker.current() || !everySubscriberUp(session.events)) return;
+    lost = false;
+    void whenReady(session.commands).then(async (ready) => {
+      if (!ready || !broker.current()) return;
+      session.host.reconnectLocal();
+      await broker.loadScripts();
+      await session.presence.rewrite();
+      await session.topicPresence.rewrite();
+      await session.ledger.flush();
+    });
+  });
 }

@@ -1,6 +1,7 @@
-import type { SseReplay } from '../sse-broker.interface.js';
+import type { SseMembershipWindow, SseReplay } from '../sse-broker.interface.js';
 import {
   planReplay,
+  topicReads,
   uuidV7Floor,
   type SseHistoryEntry,
   type SseHistorySource,
@@ -20,6 +21,9 @@ interface HistoryRead {
   readonly all: unknown;
   readonly allDropped: unknown;
   readonly epoch: unknown;
+  /** The user's memberships (HGETALL) and left windows (ZRANGE). */
+  readonly joined: unknown;
+  readonly left: unknown;
   /** The trim before the read was refused: the read holds what trimming lets go of. */
   readonly untrimmed: boolean;
 }
@@ -27,8 +31,10 @@ interface HistoryRead {
 /**
  * The history read of a replay: a script that trims the user's and the broadcasts'
  * history (the one part that writes), then a MULTI that reads both streams, their dropped
- * markers and the epoch. When Redis refuses the trim (out of memory, a read-only replica), the reads
- * still answer and the trim is done here, on what was read.
+ * markers, the epoch and the user's memberships; then, per topic of the connection or of a
+ * membership window, a MULTI that reads the topic's stream and marker (one slot each), whose
+ * trim by size and age is done here on what was read, so that no topic is written to. When Redis refuses the trim (out of memory, a
+ * read-only replica), the reads still answer and the trim is done here, on what was read.
  *
  * On a Redis Cluster, the user's history and the broadcasts' are in different slots: each
  * is trimmed and read on its own (`readSlots`), which keeps each source whole; live events
@@ -42,8 +48,11 @@ export class RedisSseHistory {
     private readonly ledger: RedisSseLedger,
   ) {}
 
-  /** The user's kept events after `lastEventId`, by `planReplay`; throws when Redis fails. */
-  async replay(userId: string, lastEventId: string): Promise<SseReplay> {
+  /**
+   * The user's kept events after `lastEventId`, with those of `topics` and of the user's
+   * membership windows, by `planReplay`; throws when Redis fails.
+   */
+  async replay(userId: string, lastEventId: string, topics: readonly string[]): Promise<SseReplay> {
     const read = await this.read(userId);
     const { size, ttlMs } = this.history;
     const now = Date.now();
@@ -52,6 +61,13 @@ export class RedisSseHistory {
     const sources = read.untrimmed
       ? [trimmed(own, size, now - ttlMs), trimmed(all, size, now - ttlMs)]
       : [own, all];
+    const reads = topicReads(topics, windowsOf(read.joined, read.left));
+    const kept = new Map<string, Promise<SseHistorySource>>();
+    for (const { topic } of reads) if (!kept.has(topic)) kept.set(topic, this.readTopic(topic));
+    for (const { topic, after, until } of reads) {
+      const topicSource = trimmed(await kept.get(topic)!, size, now - ttlMs);
+      sources.push({ ...topicSource, after, until });
+    }
     const horizon = uuidV7Floor(now - 2 * ttlMs);
     const epoch = typeof read.epoch === 'string' ? read.epoch : '';
     return planReplay(lastEventId, sources, epoch > horizon ? epoch : horizon);
@@ -84,6 +100,8 @@ export class RedisSseHistory {
         .get(keys.epoch)
         .xrange(stream, '-', '+')
         .xrange(keys.broadcastStream, '-', '+')
+        .hgetall(keys.userTopics(userId))
+        .zrange(keys.userTopicsLeft(userId), '0', '-1')
         .exec();
     type Replies = [Error | null, unknown][] | null;
     const atomically = reads(true).then(
@@ -100,8 +118,9 @@ export class RedisSseHistory {
     if (replies instanceof Error) throw replies;
     if (replies === null) throw new Error('the history read was aborted');
     for (const [error] of replies) if (error !== null) throw error;
-    const [[, ownDropped], [, allDropped], [, epoch], [, own], [, all]] = replies;
-    return { own, ownDropped, all, allDropped, epoch, untrimmed };
+    const [[, ownDropped], [, allDropped], [, epoch], [, own], [, all], [, joined], [, left]] =
+      replies;
+    return { own, ownDropped, all, allDropped, epoch, joined, left, untrimmed };
   }
 
   /** The read on a cluster: the user's slot and the broadcasts' slot, each by itself. */
@@ -125,17 +144,51 @@ export class RedisSseHistory {
     const untrimmed = ownUntrimmed || allUntrimmed;
     const batch = () => (untrimmed ? client.pipeline() : client.multi());
     const [ownReplies, allReplies] = await Promise.all([
-      batch().get(dropped).xrange(stream, '-', '+').exec(),
+      batch()
+        .get(dropped)
+        .xrange(stream, '-', '+')
+        .hgetall(keys.userTopics(userId))
+        .zrange(keys.userTopicsLeft(userId), '0', '-1')
+        .exec(),
       batch()
         .get(keys.broadcastDropped)
         .get(keys.epoch)
         .xrange(keys.broadcastStream, '-', '+')
         .exec(),
     ]);
-    const [ownDropped, own] = values(ownReplies);
+    const [ownDropped, own, joined, left] = values(ownReplies);
     const [allDropped, epoch, all] = values(allReplies);
-    return { own, ownDropped, all, allDropped, epoch, untrimmed };
+    return { own, ownDropped, all, allDropped, epoch, joined, left, untrimmed };
   }
+
+  /** A topic's kept events and marker, read together (one slot). */
+  private async readTopic(topic: string): Promise<SseHistorySource> {
+    const replies = await this.client
+      .multi()
+      .xrange(this.keys.topicStream(topic), '-', '+')
+      .get(this.keys.topicDropped(topic))
+      .exec();
+    if (replies === null) throw new Error('the topic history read was aborted');
+    for (const [error] of replies) if (error !== null) throw error;
+    return source(replies[0][1], replies[1][1], null, undefined, topic);
+  }
+}
+
+/** The membership windows out of the user's memberships hash and left windows. */
+function windowsOf(joined: unknown, left: unknown): SseMembershipWindow[] {
+  const windows: SseMembershipWindow[] = [];
+  if (joined !== null && typeof joined === 'object') {
+    for (const [topic, from] of Object.entries(joined as Record<string, string>)) {
+      windows.push({ topic, from });
+    }
+  }
+  if (Array.isArray(left)) {
+    for (const item of left as unknown[]) {
+      const [topic, from, until] = String(item).split('\n');
+      if (until !== undefined) windows.push({ topic, from, until });
+    }
+  }
+  return windows;
 }
 
 /** Exec replies, their errors thrown. */
@@ -154,12 +207,13 @@ function source(
   dropped: unknown,
   to: readonly string[] | null,
   lost: string | undefined,
+  topic?: string,
 ): SseHistorySource {
   const entries: SseHistoryEntry[] = [];
   if (Array.isArray(range)) {
     for (const item of range as unknown[]) {
       if (!Array.isArray(item) || !Array.isArray(item[1])) continue;
-      const envelope = decodeEntry(String(item[1][1]), to);
+      const envelope = decodeEntry(String(item[1][1]), to, 0, topic);
       if (envelope !== undefined) entries.push({ envelope, at: parseInt(String(item[0]), 10) });
     }
   }

@@ -6,6 +6,7 @@ import type { RedisSseClient } from './redis-sse.connection.js';
 import type { RedisSseKeys } from './redis-sse.keys.js';
 import { surelyNotRun } from './redis-sse.readiness.js';
 import { PUBLISH_TO_ALL, PUBLISH_TO_USERS } from './redis-sse.scripts.js';
+import { PUBLISH_TO_TOPIC, SHARDED_TOPIC_SCRIPTS } from './redis-sse.topic-scripts.js';
 
 // Recipients per publish script, so that a message to very many users does not hold
 // Redis for long; each user's events still go out in order.
@@ -20,12 +21,13 @@ export type RedisSsePublishOutcome = number | 'lost' | 'unsure';
 
 /**
  * Sends messages to the other instances: keeps each (history on), counts its recipients'
- * connections elsewhere and publishes it, in one script per chunk of recipients, all on the
- * commands connection. The one place that decides where a message's channel is published.
+ * connections elsewhere and publishes it, in one script per chunk of recipients (one per
+ * message to a topic, whatever its members), all on the commands connection. The one place
+ * that decides where a message's channel is published.
  *
- * On a Redis Cluster (`cluster` given), one script per recipient, run on the master of the
- * recipient's slot and published there by `SPUBLISH`: a message goes to that one shard, and
- * reaches only the instances subscribed to its channel there.
+ * On a Redis Cluster (`cluster` given), one script per recipient (or topic), run on the
+ * master of its slot and published there by `SPUBLISH`: a message goes to that one shard,
+ * and reaches only the instances subscribed to its channel there.
  */
 export class RedisSsePublisher {
   constructor(
@@ -44,6 +46,16 @@ export class RedisSsePublisher {
     const head = [instanceId, messageHead(instanceId), encodeEntry(message), size, slackOf(size)];
     head.push(2 * ttlMs);
     try {
+      if (message.topic !== undefined) {
+        const { topic } = message;
+        const scriptKeys = [keys.topicStream(topic), keys.topicDropped(topic)];
+        scriptKeys.push(keys.topicPresence(topic));
+        const script =
+          this.cluster === undefined ? PUBLISH_TO_TOPIC : SHARDED_TOPIC_SCRIPTS.publish;
+        return Number(
+          await script.run(this.client, scriptKeys, [...head, keys.topicChannel(topic)]),
+        );
+      }
       if (message.to === null) {
         const scriptKeys = [keys.instances, keys.counts, keys.broadcastStream];
         scriptKeys.push(keys.broadcastDropped);

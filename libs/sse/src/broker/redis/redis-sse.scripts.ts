@@ -52,8 +52,8 @@ export class RedisSseScript {
   }
 }
 
-/*
- * Shared by the scripts. Time is Redis's own (TIME), so that instances whose clocks
+/**
+ * Lua shared by the scripts (here and in `redis-sse.topic-scripts.ts`). Time is Redis's own (TIME), so that instances whose clocks
  * differ still agree on who is alive and on what has expired.
  */
 export const COMMON = `

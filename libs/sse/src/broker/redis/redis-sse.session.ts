@@ -14,6 +14,8 @@ import type { RedisSseResolvedOptions } from './redis-sse.options.js';
 import { RedisSsePresence } from './redis-sse.presence.js';
 import { RedisSsePublisher } from './redis-sse.publisher.js';
 import { RedisSseSubscriptions } from './redis-sse.subscriptions.js';
+import { RedisSseTopicPresence } from './redis-sse.topic-presence.js';
+import { RedisSseTopics } from './redis-sse.topics.js';
 
 /**
  * What the broker holds while attached: its two connections (`commands` for scripts and
@@ -33,6 +35,8 @@ export interface RedisSseSession {
   readonly publisher: RedisSsePublisher;
   readonly ledger: RedisSseLedger;
   readonly history: RedisSseHistory;
+  readonly topicPresence: RedisSseTopicPresence;
+  readonly topics: RedisSseTopics;
 }
 
 /** Builds a session, its connections not yet connected (`lazyConnect`). */
@@ -57,13 +61,17 @@ export function openRedisSseSession(
   const sharded = presence instanceof RedisSseClusterPresence ? presence : undefined;
   const publisher = new RedisSsePublisher(commands, keys, instanceId, history, report, sharded);
   const ledger = new RedisSseLedger(commands, keys, publisher, instanceId, history, report);
+  const subscriptions = new RedisSseSubscriptions(events, keys, report);
+  const topicPresence = new RedisSseTopicPresence(commands, keys, host, ttl, beat, report);
   return {
     host,
     commands,
     events,
     cluster,
     keys,
-    subscriptions: new RedisSseSubscriptions(events, keys, report),
+    subscriptions,
+    topicPresence,
+    topics: new RedisSseTopics(commands, keys, host, subscriptions, topicPresence, report),
     presence,
     publisher,
     ledger,

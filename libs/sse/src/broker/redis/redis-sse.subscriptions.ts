@@ -5,9 +5,10 @@ import type { RedisSseKeys } from './redis-sse.keys.js';
 const CHUNK = 1000;
 
 /**
- * The broker's pub/sub connection: the broadcast channel always, and the channel of each
- * user with a connection on this instance, so that a message reaches only the instances
- * where its users are. After a reconnect it subscribes to all of them again.
+ * The broker's pub/sub connection: the broadcast channel always, the channel of each user
+ * with a connection on this instance, and the channel of each topic with a receiving
+ * connection here, so that a message reaches only the instances where its users or
+ * topic's connections are. After a reconnect it subscribes to all of them again.
  *
  * On a Redis Cluster the channels are sharded (`SSUBSCRIBE`, one channel a command, on the
  * master of the channel's slot); ioredis keeps them and subscribes again on the new master
@@ -19,6 +20,9 @@ export class RedisSseSubscriptions {
   /** SUBSCRIBEs sent but not answered yet, by user. */
   private readonly pending = new Map<string, Promise<unknown>>();
   private ready: Promise<unknown> | undefined;
+  /** Topics whose channel this instance wants, and their SUBSCRIBEs not answered yet. */
+  private readonly topics = new Set<string>();
+  private readonly pendingTopics = new Map<string, Promise<unknown>>();
   private readonly sharded: boolean;
   /** On a cluster: channels sent to ioredis, which subscribes them again by itself. */
   private readonly sent = new Set<string>();
@@ -34,8 +38,10 @@ export class RedisSseSubscriptions {
   /** Subscribes to everything wanted; called on every `ready` of the connection. */
   resubscribe(): Promise<unknown> {
     this.pending.clear();
+    this.pendingTopics.clear();
     const channels = [this.keys.broadcastChannel];
     for (const userId of this.users) channels.push(this.keys.userChannel(userId));
+    for (const topic of this.topics) channels.push(this.keys.topicChannel(topic));
     if (this.sharded) {
       const fresh = channels.filter((channel) => !this.sent.has(channel));
       this.ready = Promise.all(fresh.map((channel) => this.subscribe(channel))).catch(
@@ -84,6 +90,51 @@ export class RedisSseSubscriptions {
     if (!this.sharded) return this.client.subscribe(channel);
     this.sent.add(channel);
     return this.client.ssubscribe(channel);
+  }
+
+  /**
+   * This instance has a receiving connection in the topic: listen to its channel. Returns
+   * the subscription under way, if this call started one.
+   */
+  wantTopic(topic: string): Promise<unknown> | undefined {
+    if (this.topics.has(topic)) return undefined;
+    this.topics.add(topic);
+    if (this.client.status !== 'ready') return undefined;
+    const subscribed = this.subscribe(this.keys.topicChannel(topic))
+      .catch((error: unknown) => this.onError('subscribe', error))
+      .finally(() => {
+        if (this.pendingTopics.get(topic) === subscribed) this.pendingTopics.delete(topic);
+      });
+    this.pendingTopics.set(topic, subscribed);
+    return subscribed;
+  }
+
+  /** The topic's last receiving connection here went. */
+  dropTopic(topic: string): void {
+    if (!this.topics.delete(topic)) return;
+    this.pendingTopics.delete(topic);
+    if (this.client.status !== 'ready') return;
+    const channel = this.keys.topicChannel(topic);
+    this.sent.delete(channel);
+    (this.sharded ? this.client.sunsubscribe(channel) : this.client.unsubscribe(channel)).catch(
+      (error: unknown) => this.onError('unsubscribe', error),
+    );
+  }
+
+  /** Whether the topic's channel is wanted here. */
+  hasTopic(topic: string): boolean {
+    return this.topics.has(topic);
+  }
+
+  /** Resolves once the topics' channels (those wanted) are subscribed, as far as known. */
+  async topicsSubscribed(topics: Iterable<string>): Promise<void> {
+    await this.ready;
+    const waits: Promise<unknown>[] = [];
+    for (const topic of topics) {
+      const pending = this.pendingTopics.get(topic);
+      if (pending !== undefined) waits.push(pending);
+    }
+    await Promise.all(waits);
   }
 
   /** Resolves once the user's channel (if wanted) is subscribed, as far as can be known. */
