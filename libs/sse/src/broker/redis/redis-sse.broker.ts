@@ -7,7 +7,6 @@ import type {
 } from '../sse-broker.interface.js';
 import { uuidV7Floor } from '../../history/sse-replay.js';
 import { SseError } from '../../sse.errors.js';
-import { decodeEntry, decodeSignal } from './redis-sse.codec.js';
 import { closeRedisConnection, firstOutcome } from './redis-sse.connection.js';
 import {
   resolveRedisSseOptions,
