@@ -24,6 +24,15 @@ async function redisBroker(url: string, keyPrefix: string | undefined): Promise<
   return new RedisSseBroker({ url, keyPrefix });
 }
 
+/** The Redis broker on a Redis Cluster, loaded only when asked for too. */
+async function redisClusterBroker(
+  nodes: string[],
+  keyPrefix: string | undefined,
+): Promise<SseBroker> {
+  const { RedisSseBroker } = await import('nestjs-sse-hub/redis');
+  return new RedisSseBroker({ cluster: { nodes }, keyPrefix });
+}
+
 /** The NATS broker, loaded only when asked for, as the Redis one. */
 async function natsBroker(servers: string, prefix: string | undefined): Promise<SseBroker> {
   const { NatsSseBroker } = await import('nestjs-sse-hub/nats');
@@ -32,6 +41,9 @@ async function natsBroker(servers: string, prefix: string | undefined): Promise<
 
 /** The broker of the configuration: NATS, Redis, or one in this process. */
 async function brokerOf(config: DemoConfig): Promise<SseBroker> {
+  if (config.redisClusterNodes !== undefined) {
+    return redisClusterBroker(config.redisClusterNodes, config.redisKeyPrefix);
+  }
   if (config.natsUrl !== undefined) return natsBroker(config.natsUrl, config.natsPrefix);
   if (config.redisUrl !== undefined) return redisBroker(config.redisUrl, config.redisKeyPrefix);
   // Made here rather than left to the module, so that authorizeTopics can ask it.
