@@ -36,3 +36,8 @@ export type {
   SseStats,
   SseStreamOptions,
 } from './interfaces/sse-service.interface.js';
+export type {
+  SseAnyEvents,
+  SseEventArgs,
+  SseTypedSendOptions,
+} from './interfaces/sse-typed-events.interface.js';

@@ -1,7 +1,7 @@
 import { Inject, Injectable, type MessageEvent } from '@nestjs/common';
 import type { Observable } from 'rxjs';
 import { SseBroker, type SseEnvelope } from './broker/sse-broker.interface.js';
-import { SseCounters } from './hub/sse-counters.js';
+import { SseCounters, type SseMessageKind } from './hub/sse-counters.js';
 import { SseHub } from './hub/sse-hub.js';
 import type {
   SseConnectionEvent,
@@ -10,6 +10,7 @@ import type {
   SseStats,
   SseStreamOptions,
 } from './interfaces/sse-service.interface.js';
+import type { SseAnyEvents, SseEventArgs } from './interfaces/sse-typed-events.interface.js';
 import { SseInvalidUserIdError } from './sse.errors.js';
 import { SSE_RESOLVED_OPTIONS } from './sse.internal-constants.js';
 import type { SseResolvedOptions } from './sse.options.js';
@@ -28,9 +29,13 @@ import { checkEventId, checkEventName, checkUserId, serialiseData } from './wire
  *
  * await this.sse.send('alice', { text: 'Hello' }, { event: 'chat' });
  * ```
+ *
+ * @typeParam Events an event map (`{ shipped: { orderId: string } }`) that the data of
+ *   each event is checked against at compile time: inject `SseService<ShopEvents>`.
+ *   Without one, any data and event name are accepted.
  */
 @Injectable()
-export class SseService {
+export class SseService<Events extends object = SseAnyEvents> {
   /** Connects and disconnects of this instance's streams, each with its reason. */
   readonly events$: Observable<SseConnectionEvent>;
 
@@ -69,23 +74,26 @@ export class SseService {
    *   kept for replay.
    * @throws SseError (rejects) when the id, the event name or the data is refused.
    */
+  send(userId: string, ...args: SseEventArgs<Events>): Promise<SseSendResult>;
   async send(userId: string, data: unknown, options: SseSendOptions = {}): Promise<SseSendResult> {
-    return this.publish([checkUserId(userId)], data, options);
+    return this.publish([checkUserId(userId)], data, options, 'user');
   }
 
   /** Sends one event (one id) to several users; `delivered` counts all their connections. */
+  sendToUsers(userIds: readonly string[], ...args: SseEventArgs<Events>): Promise<SseSendResult>;
   async sendToUsers(
     userIds: readonly string[],
     data: unknown,
     options: SseSendOptions = {},
   ): Promise<SseSendResult> {
     if (!Array.isArray(userIds)) throw new SseInvalidUserIdError('userIds must be an array');
-    return this.publish([...new Set(userIds.map(checkUserId))], data, options);
+    return this.publish([...new Set(userIds.map(checkUserId))], data, options, 'users');
   }
 
   /** Sends an event to every connected user; it is kept for replay as a broadcast. */
+  broadcast(...args: SseEventArgs<Events>): Promise<SseSendResult>;
   async broadcast(data: unknown, options: SseSendOptions = {}): Promise<SseSendResult> {
-    return this.publish(null, data, options);
+    return this.publish(null, data, options, 'broadcast');
   }
 
   /**
@@ -116,6 +124,7 @@ export class SseService {
     to: readonly string[] | null,
     data: unknown,
     options: SseSendOptions,
+    kind: SseMessageKind,
   ): Promise<SseSendResult> {
     const seq = sseId();
     const envelope: SseEnvelope = {
@@ -128,9 +137,12 @@ export class SseService {
     if (to !== null && to.length === 0) {
       return Promise.resolve({ id: envelope.id, delivered: 0, stored: false });
     }
-    this.counters.messageSent();
-    return this.broker
-      .publish(envelope)
-      .then(({ delivered, stored }) => ({ id: envelope.id, delivered, stored }));
+    this.counters.messageSent(kind);
+    const timed = this.counters.publishDuration;
+    const started = timed === undefined ? 0 : performance.now();
+    return this.broker.publish(envelope).then(({ delivered, stored }) => {
+      timed?.(performance.now() - started);
+      return { id: envelope.id, delivered, stored };
+    });
   }
 }
