@@ -1,10 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { Module, type DynamicModule } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
 import { SseModule, type SseBroker, type SseModuleOptions } from 'nestjs-sse-hub';
+import { SseHealthIndicator } from 'nestjs-sse-hub/terminus';
 import { AuthModule } from './auth/auth.module.js';
 import { AuthService } from './auth/auth.service.js';
 import type { DemoConfig } from './demo.config.js';
+import { HealthController } from './health/health.controller.js';
 import { MessagesController } from './messages/messages.controller.js';
+import { DemoMetrics } from './metrics/demo-metrics.js';
+import { MetricsController } from './metrics/metrics.controller.js';
 import { PageController } from './page/page.controller.js';
 import { StreamsController } from './streams/streams.controller.js';
 
@@ -28,7 +33,10 @@ function signingKey(secret: string | undefined): Buffer {
   return secret === undefined ? randomBytes(32) : Buffer.from(secret, 'utf8');
 }
 
-/** The demo application: sign-in, the page, the message routes and the `SseModule`. */
+/**
+ * The demo application: sign-in, the page, the message routes, the `SseModule`, and
+ * `GET /metrics` and `GET /health` for operators.
+ */
 @Module({})
 export class DemoModule {
   /** The application for one configuration. */
@@ -37,6 +45,7 @@ export class DemoModule {
       secret: signingKey(config.secret),
       tokenTtlSeconds: config.tokenTtlSeconds,
     });
+    const metrics = new DemoMetrics();
     return {
       module: DemoModule,
       imports: [
@@ -54,6 +63,7 @@ export class DemoModule {
             // The library's route asks who the request is from: the token's user, or no one
             // (401).
             resolveUser: (request) => authService.userOf(request),
+            metrics: { meterProvider: metrics.provider },
             broker:
               config.natsUrl !== undefined
                 ? await natsBroker(config.natsUrl, config.natsPrefix)
@@ -62,8 +72,16 @@ export class DemoModule {
                   : await redisBroker(config.redisUrl, config.redisKeyPrefix),
           }),
         }),
+        TerminusModule,
       ],
-      controllers: [PageController, MessagesController, StreamsController],
+      providers: [{ provide: DemoMetrics, useValue: metrics }, SseHealthIndicator],
+      controllers: [
+        PageController,
+        MessagesController,
+        StreamsController,
+        MetricsController,
+        HealthController,
+      ],
     };
   }
 }

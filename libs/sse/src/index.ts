@@ -41,3 +41,4 @@ export type {
   SseEventArgs,
   SseTypedSendOptions,
 } from './interfaces/sse-typed-events.interface.js';
+export type { SseMeterProvider, SseMetricsOptions } from './metrics/sse-metrics.options.js';

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { SseBroker } from '../broker/sse-broker.interface.js';
+import type { SseMetricsOptions } from '../metrics/sse-metrics.options.js';
 
 /**
  * How the ready route writes events.
@@ -94,7 +95,13 @@ export interface SseModuleOptions {
    * `nestjs-sse-hub/redis` to run several instances as one.
    * @default an in-memory broker (one process)
    */
-  broker?: SseBroker;
+  broker?: SseBroker; /**
+   * OpenTelemetry metrics (meter `nestjs-sse-hub`, see docs/operations.md): sent to
+   * `meterProvider`, or to the global provider of `@opentelemetry/api` when it is
+   * installed; `false` turns them off.
+   * @default the global provider, if `@opentelemetry/api` is installed
+   */
+  metrics?: SseMetricsOptions | false;
 }
 
 /**
