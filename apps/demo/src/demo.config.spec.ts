@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEMO_DEFAULTS, DemoConfigError, demoConfigFromEnv } from './demo.config.js';
+import { DEMO_DEFAULTS, DemoConfigError, demoConfigFromEnv, demoLogLevels } from './demo.config.js';
 
 describe('demoConfigFromEnv', () => {
   it('keeps the defaults for unset and empty variables', () => {
@@ -61,5 +61,20 @@ describe('demoConfigFromEnv', () => {
   ])('refuses %s=%s, naming it', (name, value, message) => {
     expect(() => demoConfigFromEnv({ [name]: value })).toThrow(DemoConfigError);
     expect(() => demoConfigFromEnv({ [name]: value })).toThrow(message);
+  });
+});
+
+describe('demoLogLevels', () => {
+  it('prints no debug lines unless LOG_LEVEL asks for them', () => {
+    expect(demoLogLevels({})).toEqual(['fatal', 'error', 'warn', 'log']);
+    expect(demoLogLevels({ LOG_LEVEL: 'debug' })).toEqual([
+      'fatal',
+      'error',
+      'warn',
+      'log',
+      'debug',
+    ]);
+    expect(demoLogLevels({ LOG_LEVEL: 'WARN' })).toEqual(['fatal', 'error', 'warn']);
+    expect(() => demoLogLevels({ LOG_LEVEL: 'loud' })).toThrow(DemoConfigError);
   });
 });

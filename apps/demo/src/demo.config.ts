@@ -158,3 +158,15 @@ export function demoConfigFromEnv(env: Env = process.env): DemoConfig {
     secret: env.DEMO_SECRET === '' ? undefined : env.DEMO_SECRET,
   });
 }
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
+
+/**
+ * The levels Nest prints for `LOG_LEVEL` (`fatal`, `error`, `warn`, `log`, `debug`,
+ * `verbose`): that level and the more severe ones. Unset: `log`, so that the library's
+ * lines per connection (`debug`) stay out of the output until asked for.
+ */
+export function demoLogLevels(env: Env = process.env): LogLevel[] {
+  const level = oneOf(env, 'LOG_LEVEL', LOG_LEVELS) ?? 'log';
+  return LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(level) + 1);
+}

@@ -5,13 +5,14 @@ import { fileURLToPath } from 'node:url';
 import { Logger } from '@nestjs/common';
 import { defaultDemoSecretFile, readOrCreateDemoSecret } from './auth/demo-secret-file.js';
 import { createDemoApp } from './demo-app.factory.js';
-import { demoConfigFromEnv } from './demo.config.js';
+import { demoConfigFromEnv, demoLogLevels } from './demo.config.js';
 import { drainBeforeClose } from './shutdown-drain.js';
 
 /** Starts the demo from environment variables; see docs/demo.md. */
 async function main(): Promise<void> {
   const logger = new Logger('Demo');
   const config = demoConfigFromEnv();
+  config.logger = demoLogLevels();
   if (config.secret === undefined) {
     // A key kept on this machine, so that a restart does not sign everybody out.
     const file = defaultDemoSecretFile(dirname(fileURLToPath(import.meta.url)));

@@ -1,4 +1,6 @@
 import { Injectable } from '@nestjs/common';
+import type { SseGapReason } from '../history/sse-replay.js';
+import type { SseDisconnectReason } from '../interfaces/sse-service.interface.js';
 
 /** The counts of `SseStats` that add up over time. */
 export interface SseCounts {
@@ -18,6 +20,24 @@ export interface SseMetricCounts {
   readonly disconnects: ReadonlyMap<string, number>;
   readonly gaps: ReadonlyMap<string, number>;
 }
+
+// Known reasons start at 0, so that a dashboard's rate() sees the first of each.
+const DISCONNECT_REASONS: readonly SseDisconnectReason[] = [
+  'client',
+  'timeout',
+  'replaced',
+  'disconnected',
+  'slow',
+  'shutdown',
+  'error',
+];
+const GAP_REASONS: readonly SseGapReason[] = [
+  'expired',
+  'unknown',
+  'disabled',
+  'unavailable',
+  'restarted',
+];
 
 function bump(counts: Map<string, number>, key: string): void {
   counts.set(key, (counts.get(key) ?? 0) + 1);
@@ -39,8 +59,8 @@ export class SseCounters {
   };
   private deliveries = 0;
   private replays = 0;
-  private readonly disconnects = new Map<string, number>();
-  private readonly gaps = new Map<string, number>();
+  private readonly disconnects = new Map<string, number>(DISCONNECT_REASONS.map((r) => [r, 0]));
+  private readonly gaps = new Map<string, number>(GAP_REASONS.map((r) => [r, 0]));
 
   /**
    * Told how long each publish took (ms), when something records it (metrics on); unset,
