@@ -16,7 +16,14 @@ import { SSE_RESOLVED_OPTIONS } from './sse.internal-constants.js';
 import type { SseResolvedOptions } from './sse.options.js';
 import { openObservableStream } from './transport/observable-sse.transport.js';
 import { sseId } from './wire/sse-id.js';
-import { checkEventId, checkEventName, checkUserId, serialiseData } from './wire/sse-validate.js';
+import {
+  checkEventId,
+  checkEventName,
+  checkSubscriptions,
+  checkTopic,
+  checkUserId,
+  serialiseData,
+} from './wire/sse-validate.js';
 
 /**
  * Pushes events to users, from anywhere in the application. Every open connection (tab)
@@ -61,9 +68,21 @@ export class SseService<Events extends object = SseAnyEvents> {
    * }
    * ```
    * @throws SseInvalidUserIdError when `userId` is not a valid id.
+   * @throws SseInvalidTopicError when a topic of `topics` is not a valid name, and
+   *   SseTooManyTopicsError when there are more than `maxTopicsPerConnection`. Whether the
+   *   user may subscribe to them is your handler's decision (`authorizeTopics` is the
+   *   ready route's).
    */
   stream(userId: string, options: SseStreamOptions = {}): Observable<MessageEvent> {
-    return openObservableStream(this.hub, checkUserId(userId), options.lastEventId);
+    const topics = checkSubscriptions(options.topics, this.options.maxTopicsPerConnection);
+    return openObservableStream(
+      this.hub,
+      checkUserId(userId),
+      options.lastEventId,
+      undefined,
+      undefined,
+      topics,
+    );
   }
 
   /**
@@ -76,7 +95,7 @@ export class SseService<Events extends object = SseAnyEvents> {
    */
   send(userId: string, ...args: SseEventArgs<Events>): Promise<SseSendResult>;
   async send(userId: string, data: unknown, options: SseSendOptions = {}): Promise<SseSendResult> {
-    return this.publish([checkUserId(userId)], data, options, 'user');
+    return this.dispatch([checkUserId(userId)], undefined, data, options, 'user');
   }
 
   /** Sends one event (one id) to several users; `delivered` counts all their connections. */
@@ -87,13 +106,61 @@ export class SseService<Events extends object = SseAnyEvents> {
     options: SseSendOptions = {},
   ): Promise<SseSendResult> {
     if (!Array.isArray(userIds)) throw new SseInvalidUserIdError('userIds must be an array');
-    return this.publish([...new Set(userIds.map(checkUserId))], data, options, 'users');
+    return this.dispatch([...new Set(userIds.map(checkUserId))], undefined, data, options, 'users');
   }
 
   /** Sends an event to every connected user; it is kept for replay as a broadcast. */
   broadcast(...args: SseEventArgs<Events>): Promise<SseSendResult>;
   async broadcast(data: unknown, options: SseSendOptions = {}): Promise<SseSendResult> {
-    return this.publish(null, data, options, 'broadcast');
+    return this.dispatch(null, undefined, data, options, 'broadcast');
+  }
+
+  /**
+   * Sends an event to a topic: every connection of its members and every connection that
+   * subscribed to it, on every instance, each once. It is kept for replay as the topic's.
+   *
+   * @returns the event's id, the connections it reached (each once, even one that is both
+   *   a member's and subscribed) and whether it was kept for replay.
+   * @throws SseInvalidTopicError (rejects) on a bad topic name, SseError on a refused id,
+   *   event name or data.
+   */
+  publish(topic: string, ...args: SseEventArgs<Events>): Promise<SseSendResult>;
+  async publish(
+    topic: string,
+    data: unknown,
+    options: SseSendOptions = {},
+  ): Promise<SseSendResult> {
+    return this.dispatch(null, checkTopic(topic), data, options, 'topic');
+  }
+
+  /**
+   * Makes the user a member of the topic, on every instance: its connections, open now or
+   * opened later, get the topic's events from now on, without reconnecting.
+   * @returns `true` when newly a member, `false` when it already was.
+   * @throws SseTooManyTopicsError (rejects) past `maxTopicsPerUser` memberships;
+   *   SseInvalidTopicError, SseInvalidUserIdError on bad input.
+   */
+  async join(userId: string, topic: string): Promise<boolean> {
+    return this.broker.join(checkUserId(userId), checkTopic(topic));
+  }
+
+  /**
+   * Ends the user's membership of the topic: its connections stop getting the topic's
+   * events (those that subscribed to it keep them).
+   * @returns whether it was a member.
+   */
+  async leave(userId: string, topic: string): Promise<boolean> {
+    return this.broker.leave(checkUserId(userId), checkTopic(topic));
+  }
+
+  /** The topics the user is a member of, sorted. */
+  async topicsOf(userId: string): Promise<string[]> {
+    return this.broker.topicsOf(checkUserId(userId));
+  }
+
+  /** The members of the topic, online or not, sorted. */
+  async members(topic: string): Promise<string[]> {
+    return this.broker.members(checkTopic(topic));
   }
 
   /**
@@ -120,8 +187,9 @@ export class SseService<Events extends object = SseAnyEvents> {
     return this.hub.stats();
   }
 
-  private publish(
+  private dispatch(
     to: readonly string[] | null,
+    topic: string | undefined,
     data: unknown,
     options: SseSendOptions,
     kind: SseMessageKind,
@@ -133,6 +201,7 @@ export class SseService<Events extends object = SseAnyEvents> {
       event: options.event === undefined ? undefined : checkEventName(options.event),
       data: serialiseData(data, this.options.maxMessageBytes),
       to,
+      ...(topic === undefined ? {} : { topic }),
     };
     if (to !== null && to.length === 0) {
       return Promise.resolve({ id: envelope.id, delivered: 0, stored: false });

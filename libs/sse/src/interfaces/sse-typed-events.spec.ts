@@ -23,6 +23,8 @@ function refusedAtCompileTime(sse: SseService<ShopEvents>): void {
   void sse.send('alice', { orderId: '7' });
   // @ts-expect-error with a map, the options with the event are required
   void sse.broadcast({ orderId: '7' }, {});
+  // @ts-expect-error a topic's event is checked too
+  void sse.publish('orders', { orderId: '7' }, { event: 'cancelled' });
 }
 
 describe('SseService<Events>', () => {
@@ -40,10 +42,12 @@ describe('SseService<Events>', () => {
         { event: 'cancelled' },
       );
       await sse.broadcast({ orderId: '9' }, { event: 'shipped', id: 'b-9' });
+      await sse.publish('orders', { orderId: '10', reason: 'gone' }, { event: 'cancelled' });
       expect(moduleRef.get(SseRecorder).sent.map(({ event, to }) => ({ event, to }))).toEqual([
         { event: 'shipped', to: ['alice'] },
         { event: 'cancelled', to: ['alice', 'bob'] },
         { event: 'shipped', to: null },
+        { event: 'cancelled', to: null },
       ]);
       expect(refusedAtCompileTime).toBeTypeOf('function');
     } finally {
@@ -69,6 +73,9 @@ describe('SseService<Events>', () => {
     >();
     expectTypeOf<Parameters<SseService['broadcast']>>().toEqualTypeOf<
       [data: unknown, options?: SseSendOptions]
+    >();
+    expectTypeOf<Parameters<SseService['publish']>>().toEqualTypeOf<
+      [topic: string, data: unknown, options?: SseSendOptions]
     >();
     expectTypeOf<ReturnType<SseService['sendToUsers']>>().toEqualTypeOf<Promise<SseSendResult>>();
   });
