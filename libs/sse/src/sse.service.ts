@@ -88,7 +88,8 @@ export class SseService<Events extends object = SseAnyEvents> {
   /**
    * Sends an event to every connection of one user, and keeps it for replay.
    *
-   * @param data a string (sent as it is, several lines allowed) or any JSON value.
+   * @param args `data`, a string (sent as it is, several lines allowed) or any JSON value,
+   *   then the options; with an event map, `options.event` says what `data` must be.
    * @returns the event's id, the connections it reached (`0`: offline) and whether it was
    *   kept for replay.
    * @throws SseError (rejects) when the id, the event name or the data is refused.
