@@ -1,8 +1,15 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DemoServer } from './support/demo-server.js';
 import { eventually } from './support/eventually.js';
+import { freePort, OwnNatsServer } from './support/nats-server.js';
 import { OwnRedis } from './support/own-redis.js';
-import { redisServerBinaryRequirement } from './support/requirements.js';
+import {
+  natsServerBinaryRequirement,
+  redisServerBinaryRequirement,
+} from './support/requirements.js';
 import { RawSseClient } from './support/sse-client.js';
 
 /**
@@ -141,6 +148,35 @@ const redisServer = redisServerBinaryRequirement();
       });
     } finally {
       await redis.stop();
+    }
+  });
+});
+
+const natsServer = natsServerBinaryRequirement();
+(natsServer.available ? describe : describe.skip)('GET /health on NATS', () => {
+  it('answers 200 while its NATS answers, 503 once it is stopped', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sse-health-nats-'));
+    const server = new OwnNatsServer(await freePort(), dir);
+    try {
+      await server.start();
+      const demo = await DemoServer.start({ natsUrl: server.url });
+      demos.push(demo);
+      await eventually(
+        async () => (await demo.request('GET', '/health')).status === 200,
+        'a running NATS makes /health answer 200',
+      );
+      await server.stop();
+      await eventually(
+        async () => (await demo.request('GET', '/health')).status === 503,
+        'a stopped NATS makes /health answer 503',
+      );
+      expect((await demo.request('GET', '/health')).body).toMatchObject({
+        status: 'error',
+        error: { sse: { status: 'down', broker: 'down' } },
+      });
+    } finally {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
