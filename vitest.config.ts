@@ -10,6 +10,7 @@ export default defineConfig({
       { find: /^nestjs-sse-hub\/redis$/, replacement: here('./libs/sse/src/redis.ts') },
       { find: /^nestjs-sse-hub\/nats$/, replacement: here('./libs/sse/src/nats.ts') },
       { find: /^nestjs-sse-hub\/testing$/, replacement: here('./libs/sse/src/testing.ts') },
+      { find: /^nestjs-sse-hub\/terminus$/, replacement: here('./libs/sse/src/terminus.ts') },
       { find: /^nestjs-sse-hub$/, replacement: here('./libs/sse/src/index.ts') },
     ],
   },

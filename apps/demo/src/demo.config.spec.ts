@@ -19,6 +19,7 @@ describe('demoConfigFromEnv', () => {
       'debug',
     ]);
     expect(demoConfigFromEnv({ LOG_LEVEL: 'warn' }).logger).toEqual(['fatal', 'error', 'warn']);
+    expect(demoConfigFromEnv({ LOG_LEVEL: 'WARN' }).logger).toEqual(['fatal', 'error', 'warn']);
     expect(() => demoConfigFromEnv({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL must be one of/);
   });
 

@@ -1,15 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { Module, type DynamicModule } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
 import {
   InMemorySseBroker,
   SseModule,
   type SseBroker,
   type SseModuleOptions,
 } from 'nestjs-sse-hub';
+import { SseHealthIndicator } from 'nestjs-sse-hub/terminus';
 import { AuthModule } from './auth/auth.module.js';
 import { AuthService } from './auth/auth.service.js';
 import type { DemoConfig } from './demo.config.js';
+import { HealthController } from './health/health.controller.js';
 import { MessagesController } from './messages/messages.controller.js';
+import { DemoMetrics } from './metrics/demo-metrics.js';
+import { MetricsController } from './metrics/metrics.controller.js';
 import { PageController } from './page/page.controller.js';
 import { StreamsController } from './streams/streams.controller.js';
 import { topicAuthorizer } from './topics/topic-access.js';
@@ -55,7 +60,10 @@ function signingKey(secret: string | undefined): Buffer {
   return secret === undefined ? randomBytes(32) : Buffer.from(secret, 'utf8');
 }
 
-/** The demo application: sign-in, the page, the message and topic routes and the `SseModule`. */
+/**
+ * The demo application: sign-in, the page, the message and topic routes, the `SseModule`,
+ * and `GET /metrics` and `GET /health` for operators.
+ */
 @Module({})
 export class DemoModule {
   /** The application for one configuration. */
@@ -64,6 +72,7 @@ export class DemoModule {
       secret: signingKey(config.secret),
       tokenTtlSeconds: config.tokenTtlSeconds,
     });
+    const metrics = new DemoMetrics();
     return {
       module: DemoModule,
       imports: [
@@ -86,12 +95,22 @@ export class DemoModule {
               // `GET /sse?topic=`: public: topics, and the topics the user is a member of
               // (the broker holds the memberships on every instance).
               authorizeTopics: topicAuthorizer(broker),
+              metrics: { meterProvider: metrics.provider },
               broker,
             };
           },
         }),
+        TerminusModule,
       ],
-      controllers: [PageController, MessagesController, StreamsController, TopicsController],
+      providers: [{ provide: DemoMetrics, useValue: metrics }, SseHealthIndicator],
+      controllers: [
+        PageController,
+        MessagesController,
+        StreamsController,
+        TopicsController,
+        MetricsController,
+        HealthController,
+      ],
     };
   }
 }

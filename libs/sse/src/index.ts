@@ -39,3 +39,9 @@ export type {
   SseStats,
   SseStreamOptions,
 } from './interfaces/sse-service.interface.js';
+export type {
+  SseAnyEvents,
+  SseEventArgs,
+  SseTypedSendOptions,
+} from './interfaces/sse-typed-events.interface.js';
+export type { SseMeterProvider, SseMetricsOptions } from './metrics/sse-metrics.options.js';

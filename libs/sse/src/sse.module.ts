@@ -3,6 +3,7 @@ import { InMemorySseBroker } from './broker/in-memory-sse.broker.js';
 import { SseBroker } from './broker/sse-broker.interface.js';
 import { SseCounters } from './hub/sse-counters.js';
 import { SseHub } from './hub/sse-hub.js';
+import { SseMetrics } from './metrics/sse-metrics.js';
 import type { SseModuleOptions } from './interfaces/sse-module-options.interface.js';
 import {
   SSE_MODULE_OPTIONS,
@@ -41,6 +42,7 @@ import { SseService } from './sse.service.js';
     },
     SseCounters,
     SseHub,
+    SseMetrics,
     SseService,
   ],
   exports: [SseService, SseBroker],

@@ -1,7 +1,7 @@
 import { Inject, Injectable, type MessageEvent } from '@nestjs/common';
 import type { Observable } from 'rxjs';
 import { SseBroker, type SseEnvelope } from './broker/sse-broker.interface.js';
-import { SseCounters } from './hub/sse-counters.js';
+import { SseCounters, type SseMessageKind } from './hub/sse-counters.js';
 import { SseHub } from './hub/sse-hub.js';
 import type {
   SseConnectionEvent,
@@ -10,6 +10,7 @@ import type {
   SseStats,
   SseStreamOptions,
 } from './interfaces/sse-service.interface.js';
+import type { SseAnyEvents, SseEventArgs } from './interfaces/sse-typed-events.interface.js';
 import { SseInvalidUserIdError } from './sse.errors.js';
 import { SSE_RESOLVED_OPTIONS } from './sse.internal-constants.js';
 import type { SseResolvedOptions } from './sse.options.js';
@@ -35,9 +36,13 @@ import {
  *
  * await this.sse.send('alice', { text: 'Hello' }, { event: 'chat' });
  * ```
+ *
+ * @typeParam Events an event map (`{ shipped: { orderId: string } }`) that the data of
+ *   each event is checked against at compile time: inject `SseService<ShopEvents>`.
+ *   Without one, any data and event name are accepted.
  */
 @Injectable()
-export class SseService {
+export class SseService<Events extends object = SseAnyEvents> {
   /** Connects and disconnects of this instance's streams, each with its reason. */
   readonly events$: Observable<SseConnectionEvent>;
 
@@ -83,33 +88,37 @@ export class SseService {
   /**
    * Sends an event to every connection of one user, and keeps it for replay.
    *
-   * @param data a string (sent as it is, several lines allowed) or any JSON value.
+   * @param args `data`, a string (sent as it is, several lines allowed) or any JSON value,
+   *   then the options; with an event map, `options.event` says what `data` must be.
    * @returns the event's id, the connections it reached (`0`: offline) and whether it was
    *   kept for replay.
    * @throws SseError (rejects) when the id, the event name or the data is refused.
    */
+  send(userId: string, ...args: SseEventArgs<Events>): Promise<SseSendResult>;
   send(userId: string, data: unknown, options: SseSendOptions = {}): Promise<SseSendResult> {
     // Not `async`: its promise would wrap the broker's, one more promise and turn per send.
     try {
-      return this.dispatch([checkUserId(userId)], undefined, data, options);
+      return this.dispatch([checkUserId(userId)], undefined, data, options, 'user');
     } catch (error) {
       return Promise.reject(error as Error);
     }
   }
 
   /** Sends one event (one id) to several users; `delivered` counts all their connections. */
+  sendToUsers(userIds: readonly string[], ...args: SseEventArgs<Events>): Promise<SseSendResult>;
   async sendToUsers(
     userIds: readonly string[],
     data: unknown,
     options: SseSendOptions = {},
   ): Promise<SseSendResult> {
     if (!Array.isArray(userIds)) throw new SseInvalidUserIdError('userIds must be an array');
-    return this.dispatch([...new Set(userIds.map(checkUserId))], undefined, data, options);
+    return this.dispatch([...new Set(userIds.map(checkUserId))], undefined, data, options, 'users');
   }
 
   /** Sends an event to every connected user; it is kept for replay as a broadcast. */
+  broadcast(...args: SseEventArgs<Events>): Promise<SseSendResult>;
   async broadcast(data: unknown, options: SseSendOptions = {}): Promise<SseSendResult> {
-    return this.dispatch(null, undefined, data, options);
+    return this.dispatch(null, undefined, data, options, 'broadcast');
   }
 
   /**
@@ -121,12 +130,13 @@ export class SseService {
    * @throws SseInvalidTopicError (rejects) on a bad topic name, SseError on a refused id,
    *   event name or data.
    */
+  publish(topic: string, ...args: SseEventArgs<Events>): Promise<SseSendResult>;
   async publish(
     topic: string,
     data: unknown,
     options: SseSendOptions = {},
   ): Promise<SseSendResult> {
-    return this.dispatch(null, checkTopic(topic), data, options);
+    return this.dispatch(null, checkTopic(topic), data, options, 'topic');
   }
 
   /**
@@ -188,6 +198,7 @@ export class SseService {
     topic: string | undefined,
     data: unknown,
     options: SseSendOptions,
+    kind: SseMessageKind,
   ): Promise<SseSendResult> {
     const seq = sseId();
     const envelope: SseEnvelope = {
@@ -202,9 +213,12 @@ export class SseService {
     if (to !== null && to.length === 0) {
       return Promise.resolve({ id: envelope.id, delivered: 0, stored: false });
     }
-    this.counters.messageSent();
-    return this.broker
-      .publish(envelope)
-      .then(({ delivered, stored }) => ({ id: envelope.id, delivered, stored }));
+    this.counters.messageSent(kind);
+    const timed = this.counters.publishDuration;
+    const started = timed === undefined ? 0 : performance.now();
+    return this.broker.publish(envelope).then(({ delivered, stored }) => {
+      timed?.(performance.now() - started);
+      return { id: envelope.id, delivered, stored };
+    });
   }
 }

@@ -118,6 +118,11 @@ export class InMemorySseBroker implements SseBroker {
     return Promise.resolve();
   }
 
+  /** Always up: there is nothing else to reach. */
+  ping(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+
   private requireHost(): SseBrokerHost {
     if (this.host === undefined) {
       throw new SseError(

@@ -125,6 +125,11 @@ export interface SseBroker {
   onlineUsers(): Promise<string[]>;
   /** Called once when the module stops, after every local stream has ended. */
   detach(): Promise<void>;
+  /**
+   * Whether the broker's backend answers now (health checks, see docs/operations.md);
+   * resolves, never rejects. A broker without one counts as up.
+   */
+  ping?(): Promise<boolean>;
 }
 
 /** Injection token of the broker in use: `@Inject(SseBroker)`. */

@@ -25,6 +25,7 @@ import { SseCounters } from './sse-counters.js';
 import { SseDeadlines } from './sse-deadlines.js';
 import { SseGroups } from './sse-groups.js';
 import { SseHeartbeat } from './sse-heartbeat.js';
+import { SseRateLimitedLog } from './sse-rate-limited-log.js';
 import { SseTopics } from './sse-topics.js';
 import { isPromiseLike, SseReplayer } from './sse-replayer.js';
 import { waitForResponsesToEnd } from './sse-shutdown-wait.js';
@@ -55,6 +56,7 @@ export class SseHub
   private readonly deadlines: SseDeadlines<SseConnection> | undefined;
   private readonly heartbeat: SseHeartbeat;
   private readonly replayer: SseReplayer;
+  private readonly warnings = new SseRateLimitedLog(this.logger);
   private connectionCounter = 0;
   private closing = false;
   private attached: Promise<void> | undefined;
@@ -67,7 +69,7 @@ export class SseHub
     this.history = options.history;
     this.limits = { maxTopicsPerUser: options.maxTopicsPerUser };
     this.heartbeat = new SseHeartbeat(options.heartbeat, this.connections);
-    this.replayer = new SseReplayer(broker, this.logger);
+    this.replayer = new SseReplayer(broker, this.warnings, counters);
     if (options.timeout > 0) {
       this.deadlines = new SseDeadlines(options.timeout, (connection) =>
         this.close(connection, 'timeout'),
@@ -142,7 +144,7 @@ export class SseHub
     try {
       ready = this.broker.connected(userId, id, connection.topics);
     } catch (error) {
-      this.logger.warn(`Presence of user ${userId} failed: ${String(error)}`);
+      this.warnings.warn('presence', `Presence of user ${userId} failed: ${String(error)}`);
     }
     // A resuming client gets its own resume point back as the first id, so that dropping
     // before the replay is written loses nothing. Live events wait until the replay is
@@ -159,6 +161,7 @@ export class SseHub
 
     if (resumeFrom !== '' && !resumable) {
       connection.gap('unknown', resumeFrom);
+      this.counters.gap('unknown');
     } else if (isPromiseLike(ready)) {
       const replay = () => this.replayer.replay(connection, firstId, catchUp);
       ready.then(replay, replay);
@@ -257,9 +260,10 @@ export class SseHub
     this.connections.delete(connection);
     if (this.connections.size === 0) this.heartbeat.stop();
     this.deadlines?.delete(connection);
+    this.counters.disconnected(reason);
     if (reason === 'slow') {
-      this.counters.slowDisconnect();
-      this.logger.warn(
+      this.warnings.warn(
+        'slow',
         `Dropped ${id} of user ${userId}: it is not reading its events ` +
           `(more than maxPendingBytes, ${this.options.maxPendingBytes}, waiting)`,
       );

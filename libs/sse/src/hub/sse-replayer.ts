@@ -1,6 +1,7 @@
-import type { LoggerService } from '@nestjs/common';
 import type { SseBroker, SseReplay } from '../broker/sse-broker.interface.js';
 import { SseConnectionState, type SseConnection } from './sse-connection.js';
+import type { SseCounters } from './sse-counters.js';
+import type { SseRateLimitedLog } from './sse-rate-limited-log.js';
 
 const UNAVAILABLE: SseReplay = { events: [], gap: 'unavailable' };
 
@@ -17,7 +18,8 @@ export function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLik
 export class SseReplayer {
   constructor(
     private readonly broker: SseBroker,
-    private readonly logger: LoggerService,
+    private readonly warnings: SseRateLimitedLog,
+    private readonly counters: SseCounters,
   ) {}
 
   /**
@@ -29,13 +31,15 @@ export class SseReplayer {
     if (connection.state !== SseConnectionState.Replaying) return;
     const finish = (replay: SseReplay): void => {
       const silent = replay.gap === undefined || (catchUp && replay.gap === 'disabled');
+      if (!silent) this.counters.gap(replay.gap!);
+      this.counters.replayed(replay.events.length);
       connection.finishReplay({
         events: replay.events,
         gap: silent ? undefined : { reason: replay.gap!, lastEventId },
       });
     };
     const failed = (error: unknown): void => {
-      this.logger.warn(`Replay for user ${connection.userId} failed: ${String(error)}`);
+      this.warnings.warn('replay', `Replay for user ${connection.userId} failed: ${String(error)}`);
       finish(UNAVAILABLE);
     };
     let result: SseReplay | PromiseLike<SseReplay>;

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { SseBroker } from '../broker/sse-broker.interface.js';
+import type { SseMetricsOptions } from '../metrics/sse-metrics.options.js';
 
 /**
  * How the ready route writes events.
@@ -119,6 +120,13 @@ export interface SseModuleOptions {
    * @default 20
    */
   maxTopicsPerConnection?: number;
+  /**
+   * OpenTelemetry metrics (meter `nestjs-sse-hub`, see docs/operations.md): sent to
+   * `meterProvider`, or to the global provider of `@opentelemetry/api` when it is
+   * installed; `false` turns them off.
+   * @default the global provider, if `@opentelemetry/api` is installed
+   */
+  metrics?: SseMetricsOptions | false;
 }
 
 /**

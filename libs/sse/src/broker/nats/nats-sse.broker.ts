@@ -7,6 +7,7 @@ import type {
 } from '../sse-broker.interface.js';
 import { planReplay, uuidV7Floor } from '../../history/sse-replay.js';
 import { SseError } from '../../sse.errors.js';
+import { answersWithin } from '../sse-broker-ping.js';
 import { encodeDisconnect, encodeEntry, messageHead } from '../redis/redis-sse.codec.js';
 import type { NatsSseHistoryRead } from './nats-sse.history.js';
 import { NatsSseLostEvents } from './nats-sse.lost-events.js';
@@ -210,6 +211,14 @@ export class NatsSseBroker implements SseBroker {
     const session = this.requireSession();
     const remote = session.up ? session.presence.remoteConnections(userId) : 0;
     return session.host.localConnections(userId) + remote;
+  }
+
+  /** Whether NATS answers a round trip within `requestTimeoutMs` (health checks). */
+  ping(): Promise<boolean> {
+    const session = this.session;
+    const nc = session?.up === true ? session.parts?.nc : undefined;
+    if (nc === undefined) return Promise.resolve(false);
+    return answersWithin(() => nc.flush().then(() => true), this.options.requestTimeoutMs);
   }
 
   /** Leaves presence, waits for messages on their way, and closes the connection. */

@@ -7,6 +7,7 @@ import type {
 } from '../sse-broker.interface.js';
 import { uuidV7Floor } from '../../history/sse-replay.js';
 import { SseError } from '../../sse.errors.js';
+import { answersWithin } from '../sse-broker-ping.js';
 import { closeRedisConnection, firstOutcome } from './redis-sse.connection.js';
 import {
   resolveRedisSseOptions,
@@ -281,6 +282,13 @@ export class RedisSseBroker implements SseBroker {
     const users = new Set(host.localUsers());
     for (const userId of await presence.remoteUsers()) users.add(userId);
     return [...users];
+  }
+
+  /** Whether Redis answers a PING within `commandTimeoutMs` (health checks). */
+  ping(): Promise<boolean> {
+    const commands = this.session?.commands;
+    if (commands?.status !== 'ready') return Promise.resolve(false);
+    return answersWithin(() => commands.ping(), this.options.commandTimeoutMs);
   }
 
   /**
