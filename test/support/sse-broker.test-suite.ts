@@ -10,6 +10,7 @@ import {
   type SseSendResult,
 } from 'nestjs-sse-hub';
 import { startApp, type TestApp } from './app.js';
+import { describeSseBrokerTopics } from './sse-broker-topics.test-suite.js';
 import { RawSseClient, received, receivedData } from './sse-client.js';
 
 /** A broker implementation under test. */
@@ -18,15 +19,22 @@ export interface SseBrokerSuiteTarget {
   create(): SseBroker;
   /** Runs after each test, once its application is closed (to delete its keys, say). */
   cleanup?(): Promise<void> | void;
+  /**
+   * Whether the broker implements topics (SPEC §7): `false` leaves out the topic cases.
+   * @default true
+   */
+  topics?: boolean;
 }
 
 /**
  * The contract every broker keeps on one instance, against a real application and a
  * real SSE client: delivery to every tab once and in order, `delivered` and `stored`,
  * replay from any kept id or a connection's first id, gaps, presence and disconnect.
- * The in-memory broker and `RedisSseBroker` both run it.
+ * The in-memory broker and `RedisSseBroker` both run it, and the topic cases
+ * (`describeSseBrokerTopics`) unless `target.topics` is `false`.
  */
 export function describeSseBroker(name: string, target: SseBrokerSuiteTarget): void {
+  if (target.topics !== false) describeSseBrokerTopics(name, target);
   describe(`${name} keeps the broker contract`, () => {
     let test: TestApp | undefined;
     let broker: SseBroker | undefined;

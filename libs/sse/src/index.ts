@@ -8,15 +8,18 @@ export {
   SseInvalidDataError,
   SseInvalidEventIdError,
   SseInvalidEventNameError,
+  SseInvalidTopicError,
   SseInvalidUserIdError,
   SseMessageTooLargeError,
   SseOptionsError,
+  SseTooManyTopicsError,
 } from './sse.errors.js';
 export { SseBroker } from './broker/sse-broker.interface.js';
 export type {
   SseBrokerHost,
   SseEnvelope,
   SseGapReason,
+  SseMembershipWindow,
   SsePublishReceipt,
   SseReplay,
 } from './broker/sse-broker.interface.js';

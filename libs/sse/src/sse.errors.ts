@@ -88,3 +88,37 @@ export class SseMessageTooLargeError extends SseError {
     );
   }
 }
+
+/** A topic name that is not 1 to 128 characters of `A-Za-z0-9_.:@-`. */
+export class SseInvalidTopicError extends SseError {
+  override readonly name = 'SseInvalidTopicError';
+
+  constructor(reason: string) {
+    super(
+      `Invalid topic: ${reason}. Potential solutions: name topics with 1 to 128 characters ` +
+        `of A-Za-z0-9 and _ . : @ - (such as "team:42" or "order.1001"); encode other text ` +
+        `first, or hash it.`,
+    );
+  }
+}
+
+/** More topics than `maxTopicsPerUser` (memberships) or `maxTopicsPerConnection` (subscriptions) allow. */
+export class SseTooManyTopicsError extends SseError {
+  override readonly name = 'SseTooManyTopicsError';
+
+  constructor(
+    /** The option whose limit was reached. */
+    readonly option: 'maxTopicsPerUser' | 'maxTopicsPerConnection',
+    /** The limit in force. */
+    readonly limit: number,
+    what: string,
+  ) {
+    super(
+      `${what}: more than ${option} (${limit}) topics. Potential solutions: ` +
+        (option === 'maxTopicsPerUser'
+          ? `leave topics the user no longer needs, or raise maxTopicsPerUser in SseModule.forRoot().`
+          : `subscribe to fewer topics per stream (join the user to them instead), or raise ` +
+            `maxTopicsPerConnection in SseModule.forRoot().`),
+    );
+  }
+}

@@ -17,6 +17,8 @@ export const SSE_DEFAULTS = {
   maxPendingBytes: 1_048_576,
   path: 'sse',
   transport: 'direct',
+  maxTopicsPerUser: 100,
+  maxTopicsPerConnection: 20,
 } as const;
 
 /** The options in force, defaults applied and checked. */
@@ -32,6 +34,10 @@ export interface SseResolvedOptions {
   readonly broker: SseBroker | undefined;
   readonly path: string | null;
   readonly transport: SseTransport;
+  readonly authorizeTopics:
+    ((request: SseRequestLike, userId: string, topics: readonly string[]) => unknown) | undefined;
+  readonly maxTopicsPerUser: number;
+  readonly maxTopicsPerConnection: number;
 }
 
 /** Where the ready route is and how it writes: fixed before routes are registered. */
@@ -136,6 +142,13 @@ export function resolveSseOptions(
   if (broker !== undefined && (typeof broker !== 'object' || broker === null)) {
     throw new SseOptionsError('broker', 'must be a broker instance such as new RedisSseBroker()');
   }
+  const authorizeTopics = options.authorizeTopics;
+  if (authorizeTopics !== undefined && typeof authorizeTopics !== 'function') {
+    throw new SseOptionsError(
+      'authorizeTopics',
+      'must be a function (request, userId, topics) => boolean',
+    );
+  }
   return {
     retry: wholeNumber('retry', options.retry ?? SSE_DEFAULTS.retry, 0, MAX_DELAY),
     timeout: wholeNumber('timeout', options.timeout ?? SSE_DEFAULTS.timeout, 0, MAX_DELAY),
@@ -161,5 +174,21 @@ export function resolveSseOptions(
     broker,
     path: route.path,
     transport: route.transport,
+    authorizeTopics:
+      authorizeTopics === undefined
+        ? undefined
+        : (request, userId, topics) => authorizeTopics.call(options, request, userId, topics),
+    maxTopicsPerUser: wholeNumber(
+      'maxTopicsPerUser',
+      options.maxTopicsPerUser ?? SSE_DEFAULTS.maxTopicsPerUser,
+      1,
+      1_000_000,
+    ),
+    maxTopicsPerConnection: wholeNumber(
+      'maxTopicsPerConnection',
+      options.maxTopicsPerConnection ?? SSE_DEFAULTS.maxTopicsPerConnection,
+      1,
+      10_000,
+    ),
   };
 }

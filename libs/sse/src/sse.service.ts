@@ -15,7 +15,14 @@ import { SSE_RESOLVED_OPTIONS } from './sse.internal-constants.js';
 import type { SseResolvedOptions } from './sse.options.js';
 import { openObservableStream } from './transport/observable-sse.transport.js';
 import { sseId } from './wire/sse-id.js';
-import { checkEventId, checkEventName, checkUserId, serialiseData } from './wire/sse-validate.js';
+import {
+  checkEventId,
+  checkEventName,
+  checkSubscriptions,
+  checkTopic,
+  checkUserId,
+  serialiseData,
+} from './wire/sse-validate.js';
 
 /**
  * Pushes events to users, from anywhere in the application. Every open connection (tab)
@@ -56,9 +63,21 @@ export class SseService {
    * }
    * ```
    * @throws SseInvalidUserIdError when `userId` is not a valid id.
+   * @throws SseInvalidTopicError when a topic of `topics` is not a valid name, and
+   *   SseTooManyTopicsError when there are more than `maxTopicsPerConnection`. Whether the
+   *   user may subscribe to them is your handler's decision (`authorizeTopics` is the
+   *   ready route's).
    */
   stream(userId: string, options: SseStreamOptions = {}): Observable<MessageEvent> {
-    return openObservableStream(this.hub, checkUserId(userId), options.lastEventId);
+    const topics = checkSubscriptions(options.topics, this.options.maxTopicsPerConnection);
+    return openObservableStream(
+      this.hub,
+      checkUserId(userId),
+      options.lastEventId,
+      undefined,
+      undefined,
+      topics,
+    );
   }
 
   /**
@@ -70,7 +89,7 @@ export class SseService {
    * @throws SseError (rejects) when the id, the event name or the data is refused.
    */
   async send(userId: string, data: unknown, options: SseSendOptions = {}): Promise<SseSendResult> {
-    return this.publish([checkUserId(userId)], data, options);
+    return this.dispatch([checkUserId(userId)], undefined, data, options);
   }
 
   /** Sends one event (one id) to several users; `delivered` counts all their connections. */
@@ -80,12 +99,59 @@ export class SseService {
     options: SseSendOptions = {},
   ): Promise<SseSendResult> {
     if (!Array.isArray(userIds)) throw new SseInvalidUserIdError('userIds must be an array');
-    return this.publish([...new Set(userIds.map(checkUserId))], data, options);
+    return this.dispatch([...new Set(userIds.map(checkUserId))], undefined, data, options);
   }
 
   /** Sends an event to every connected user; it is kept for replay as a broadcast. */
   async broadcast(data: unknown, options: SseSendOptions = {}): Promise<SseSendResult> {
-    return this.publish(null, data, options);
+    return this.dispatch(null, undefined, data, options);
+  }
+
+  /**
+   * Sends an event to a topic: every connection of its members and every connection that
+   * subscribed to it, on every instance, each once. It is kept for replay as the topic's.
+   *
+   * @returns the event's id, the connections it reached (each once, even one that is both
+   *   a member's and subscribed) and whether it was kept for replay.
+   * @throws SseInvalidTopicError (rejects) on a bad topic name, SseError on a refused id,
+   *   event name or data.
+   */
+  async publish(
+    topic: string,
+    data: unknown,
+    options: SseSendOptions = {},
+  ): Promise<SseSendResult> {
+    return this.dispatch(null, checkTopic(topic), data, options);
+  }
+
+  /**
+   * Makes the user a member of the topic, on every instance: its connections, open now or
+   * opened later, get the topic's events from now on, without reconnecting.
+   * @returns `true` when newly a member, `false` when it already was.
+   * @throws SseTooManyTopicsError (rejects) past `maxTopicsPerUser` memberships;
+   *   SseInvalidTopicError, SseInvalidUserIdError on bad input.
+   */
+  async join(userId: string, topic: string): Promise<boolean> {
+    return this.broker.join(checkUserId(userId), checkTopic(topic));
+  }
+
+  /**
+   * Ends the user's membership of the topic: its connections stop getting the topic's
+   * events (those that subscribed to it keep them).
+   * @returns whether it was a member.
+   */
+  async leave(userId: string, topic: string): Promise<boolean> {
+    return this.broker.leave(checkUserId(userId), checkTopic(topic));
+  }
+
+  /** The topics the user is a member of, sorted. */
+  async topicsOf(userId: string): Promise<string[]> {
+    return this.broker.topicsOf(checkUserId(userId));
+  }
+
+  /** The members of the topic, online or not, sorted. */
+  async members(topic: string): Promise<string[]> {
+    return this.broker.members(checkTopic(topic));
   }
 
   /**
@@ -112,8 +178,9 @@ export class SseService {
     return this.hub.stats();
   }
 
-  private publish(
+  private dispatch(
     to: readonly string[] | null,
+    topic: string | undefined,
     data: unknown,
     options: SseSendOptions,
   ): Promise<SseSendResult> {
@@ -124,6 +191,7 @@ export class SseService {
       event: options.event === undefined ? undefined : checkEventName(options.event),
       data: serialiseData(data, this.options.maxMessageBytes),
       to,
+      ...(topic === undefined ? {} : { topic }),
     };
     if (to !== null && to.length === 0) {
       return Promise.resolve({ id: envelope.id, delivered: 0, stored: false });

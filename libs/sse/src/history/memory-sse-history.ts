@@ -5,9 +5,10 @@ import {
   uuidV7Floor,
   type SseHistoryEntry,
   type SseHistorySource,
+  type SseTopicRead,
 } from './sse-replay.js';
 
-/** Kept events of one user (or of the broadcasts), oldest first. */
+/** Kept events of one user (or topic, or of the broadcasts), oldest first. */
 class SseEventRing implements SseHistorySource {
   entries: SseHistoryEntry[] = [];
   droppedSeq: string | undefined;
@@ -37,16 +38,17 @@ class SseEventRing implements SseHistorySource {
 const EMPTY_RING = new SseEventRing();
 
 /**
- * The in-memory broker's history: a ring per user and one for broadcasts, trimmed by size
- * on every append and by age on every read and on a periodic sweep.
+ * The in-memory broker's history: a ring per user, one per topic and one for broadcasts,
+ * trimmed by size on every append and by age on every read and on a periodic sweep.
  *
- * A user's ring that has emptied is kept as a marker of what it dropped for twice
+ * A user's (or topic's) ring that has emptied is kept as a marker of what it dropped for twice
  * `ttlMs`, so that a resume point placed by time still learns of a gap; past that horizon
  * a resume point that is not found counts as a gap (`expired`), and one from before this
  * history began as `restarted`.
  */
 export class MemorySseHistory {
   private readonly users = new Map<string, SseEventRing>();
+  private readonly topics = new Map<string, SseEventRing>();
   private readonly broadcasts = new SseEventRing();
   /** Ids from before this history began sort before it; those of its first millisecond not. */
   private readonly startSeq = uuidV7Floor(Date.now());
@@ -63,6 +65,12 @@ export class MemorySseHistory {
   /** Keeps a message for its recipients. */
   append(envelope: SseEnvelope): void {
     const entry: SseHistoryEntry = { envelope, at: Date.now() };
+    if (envelope.topic !== undefined) {
+      let ring = this.topics.get(envelope.topic);
+      if (ring === undefined) this.topics.set(envelope.topic, (ring = new SseEventRing()));
+      ring.push(entry, this.size);
+      return;
+    }
     if (envelope.to === null) {
       this.broadcasts.push(entry, this.size);
       return;
@@ -74,13 +82,25 @@ export class MemorySseHistory {
     }
   }
 
-  replay(userId: string, lastEventId: string): SseReplay {
+  /** What a user resuming from `lastEventId` missed, topics read as `reads` says. */
+  replay(userId: string, lastEventId: string, reads: readonly SseTopicRead[] = []): SseReplay {
     const now = Date.now();
     const ring = this.users.get(userId) ?? EMPTY_RING;
     ring.prune(now - this.ttlMs);
     this.broadcasts.prune(now - this.ttlMs);
+    const sources: SseHistorySource[] = [ring, this.broadcasts];
+    for (const read of reads) {
+      const topic = this.topics.get(read.topic) ?? EMPTY_RING;
+      topic.prune(now - this.ttlMs);
+      sources.push({
+        entries: topic.entries,
+        droppedSeq: topic.droppedSeq,
+        after: read.after,
+        until: read.until,
+      });
+    }
     const horizon = uuidV7Floor(now - 2 * this.ttlMs);
-    return planReplay(lastEventId, [ring, this.broadcasts], horizon, this.startSeq);
+    return planReplay(lastEventId, sources, horizon, this.startSeq);
   }
 
   /** Users with a ring (kept events, or the marker of dropped ones). */
@@ -92,19 +112,27 @@ export class MemorySseHistory {
     const cutoff = now - this.ttlMs;
     const forgetBefore = now - 2 * this.ttlMs;
     this.broadcasts.prune(cutoff);
-    for (const [userId, ring] of this.users) {
-      ring.prune(cutoff);
-      if (
-        ring.entries.length === 0 &&
-        (ring.droppedSeq === undefined || ring.droppedAt < forgetBefore)
-      ) {
-        this.users.delete(userId);
+    for (const rings of [this.users, this.topics]) {
+      for (const [key, ring] of rings) {
+        ring.prune(cutoff);
+        if (
+          ring.entries.length === 0 &&
+          (ring.droppedSeq === undefined || ring.droppedAt < forgetBefore)
+        ) {
+          rings.delete(key);
+        }
       }
     }
+  }
+
+  /** Topics with a ring (kept events, or the marker of dropped ones). */
+  get topicCount(): number {
+    return this.topics.size;
   }
 
   stop(): void {
     clearInterval(this.sweeper);
     this.users.clear();
+    this.topics.clear();
   }
 }

@@ -4,6 +4,7 @@ import type { SseEnvelope } from '../wire/sse-envelope.js';
 import {
   isUuidV7,
   planReplay,
+  topicReads,
   uuidV7Floor,
   uuidV7Time,
   type SseHistoryEntry,
@@ -14,6 +15,11 @@ function entry(id?: string, to: string[] | null = ['u']): SseHistoryEntry {
   const seq = uuidv7();
   const envelope: SseEnvelope = { id: id ?? seq, seq, data: 'd', to };
   return { envelope, at: Date.now() };
+}
+
+function topicEntry(topic: string): SseHistoryEntry {
+  const seq = uuidv7();
+  return { envelope: { id: seq, seq, data: 'd', to: null, topic }, at: Date.now() };
 }
 
 const ids = (events: readonly SseEnvelope[]) => events.map((e) => e.id);
@@ -95,6 +101,140 @@ describe('planReplay', () => {
     const point = uuidv7();
     const horizon = uuidV7Floor(Date.now() + 1000);
     expect(planReplay(point, [{ entries: [] }], horizon).gap).toBe('expired');
+  });
+});
+
+describe('planReplay with topics', () => {
+  it('merges user, broadcast and topic events in seq order, within membership windows', () => {
+    const point = uuidv7();
+    const beforeJoin = topicEntry('t');
+    const joined = uuidv7();
+    const own = entry();
+    const inWindow = topicEntry('t');
+    const broadcast = entry(undefined, null);
+    const left = uuidv7();
+    const afterLeave = topicEntry('t');
+    const subscribed = topicEntry('s');
+    const replay = planReplay(
+      point,
+      [
+        { entries: [own] },
+        { entries: [broadcast] },
+        { entries: [beforeJoin, inWindow, afterLeave], after: joined, until: left },
+        { entries: [subscribed] },
+      ],
+      FAR_PAST,
+    );
+    expect(replay.gap).toBeUndefined();
+    expect(ids(replay.events)).toEqual(
+      [own, inWindow, broadcast, subscribed].map((e) => e.envelope.id),
+    );
+  });
+
+  it('keeps an event read through two sources once', () => {
+    const point = uuidv7();
+    const shared = topicEntry('t');
+    const next = entry();
+    const replay = planReplay(
+      point,
+      [{ entries: [shared] }, { entries: [shared] }, { entries: [next] }],
+      FAR_PAST,
+    );
+    expect(ids(replay.events)).toEqual([shared.envelope.id, next.envelope.id]);
+  });
+
+  it('finds the resume point by id in a topic source', () => {
+    const own = entry();
+    const topic = topicEntry('t');
+    const later = entry();
+    const replay = planReplay(
+      topic.envelope.id,
+      [{ entries: [own, later] }, { entries: [topic] }],
+      FAR_PAST,
+    );
+    expect(replay.gap).toBeUndefined();
+    expect(ids(replay.events)).toEqual([later.envelope.id]);
+  });
+
+  it('reports a loss only when the dropped event was within the window and after the point', () => {
+    const point = uuidv7();
+    const droppedBeforeJoin = topicEntry('t');
+    const joined = uuidv7();
+    const kept = topicEntry('t');
+    const quiet = planReplay(
+      point,
+      [{ entries: [kept], droppedSeq: droppedBeforeJoin.envelope.seq, after: joined }],
+      FAR_PAST,
+    );
+    expect(quiet).toEqual({ events: [kept.envelope] });
+
+    const joinedEarly = uuidv7();
+    const droppedInWindow = topicEntry('t');
+    const left = uuidv7();
+    const droppedAfterLeave = topicEntry('t');
+    expect(
+      planReplay(
+        point,
+        [
+          {
+            entries: [],
+            droppedSeq: droppedInWindow.envelope.seq,
+            after: joinedEarly,
+            until: left,
+          },
+        ],
+        FAR_PAST,
+      ).gap,
+    ).toBe('expired');
+    expect(
+      planReplay(
+        point,
+        [
+          {
+            entries: [],
+            droppedSeq: droppedAfterLeave.envelope.seq,
+            after: joinedEarly,
+            until: left,
+          },
+        ],
+        FAR_PAST,
+      ).gap,
+    ).toBeUndefined();
+  });
+
+  it('ignores a window that closed before the resume point', () => {
+    const joined = uuidv7();
+    const old = topicEntry('t');
+    const left = uuidv7();
+    const point = uuidv7();
+    const replay = planReplay(
+      point,
+      [{ entries: [old], droppedSeq: old.envelope.seq, after: joined, until: left }],
+      FAR_PAST,
+    );
+    expect(replay).toEqual({ events: [] });
+  });
+});
+
+describe('topicReads', () => {
+  it('reads subscriptions whole, memberships within their windows, a topic both ways once', () => {
+    expect(
+      topicReads(
+        ['s', 'both'],
+        [
+          { topic: 'both', from: 'f0' },
+          { topic: 'm', from: 'f1' },
+          { topic: 'old', from: 'f2', until: 'u2' },
+          { topic: 'old', from: 'f3', until: 'u3' },
+        ],
+      ),
+    ).toEqual([
+      { topic: 's' },
+      { topic: 'both' },
+      { topic: 'm', after: 'f1' },
+      { topic: 'old', after: 'f2', until: 'u2' },
+      { topic: 'old', after: 'f3', until: 'u3' },
+    ]);
   });
 });
 

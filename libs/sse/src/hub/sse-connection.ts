@@ -4,6 +4,8 @@ import { SseFrame } from '../wire/sse-frame.js';
 import { spreadRetry } from '../wire/sse-retry.js';
 import type { SseSink } from './sse-sink.interface.js';
 
+const NO_TOPICS: readonly string[] = Object.freeze([]);
+
 /** Where a connection is in its life; it only ever moves down this list. */
 export enum SseConnectionState {
   /** Made, nothing written yet. */
@@ -41,7 +43,7 @@ export class SseConnection {
   active = true;
   /** Id of the last event written: the client's resume point. */
   lastId = '';
-  /** The delivery groups it belongs to (its user's), left when it closes. */
+  /** The delivery groups it belongs to (its user's, its topics'), left when it closes. */
   readonly groups: SseMembership[] = [];
   readonly sink: SseSink;
 
@@ -49,6 +51,8 @@ export class SseConnection {
     readonly id: string,
     readonly userId: string,
     createSink: (connection: SseConnection) => SseSink,
+    /** The topics it subscribed to, for its life. */
+    readonly topics: readonly string[] = NO_TOPICS,
   ) {
     this.sink = createSink(this);
   }

@@ -25,6 +25,7 @@ import { SseCounters } from './sse-counters.js';
 import { SseDeadlines } from './sse-deadlines.js';
 import { SseGroups } from './sse-groups.js';
 import { SseHeartbeat } from './sse-heartbeat.js';
+import { SseTopics } from './sse-topics.js';
 import { isPromiseLike, SseReplayer } from './sse-replayer.js';
 import { waitForResponsesToEnd } from './sse-shutdown-wait.js';
 import type { SseSink } from './sse-sink.interface.js';
@@ -44,9 +45,12 @@ export class SseHub
   readonly logger = new Logger(SSE_LOGGER_CONTEXT);
   readonly events$ = new Subject<SseConnectionEvent>();
   readonly history: { readonly size: number; readonly ttlMs: number };
+  readonly limits: { readonly maxTopicsPerUser: number };
 
   /** Connections by user: a message to a user is one loop over its group. */
   private readonly users = new SseGroups();
+  /** Receiving connections by topic: a topic event is one loop over its group. */
+  private readonly topics = new SseTopics();
   private readonly connections = new Set<SseConnection>();
   private readonly deadlines: SseDeadlines<SseConnection> | undefined;
   private readonly heartbeat: SseHeartbeat;
@@ -61,6 +65,7 @@ export class SseHub
     @Inject(SseCounters) private readonly counters: SseCounters,
   ) {
     this.history = options.history;
+    this.limits = { maxTopicsPerUser: options.maxTopicsPerUser };
     this.heartbeat = new SseHeartbeat(options.heartbeat, this.connections);
     this.replayer = new SseReplayer(broker, this.logger);
     if (options.timeout > 0) {
@@ -103,15 +108,16 @@ export class SseHub
   /**
    * Opens a stream, the one way every transport does: registers it, writes its first event
    * at once, replays what the client missed when it sent a usable resume point, then lets
-   * live events through.
+   * live events through. `topics` are its subscriptions, checked and authorised already.
    */
   open(
     userId: string,
     lastEventId: string | null | undefined,
     createSink: (connection: SseConnection) => SseSink,
+    topics?: readonly string[],
   ): SseConnection {
     const id = `${this.instanceId}:${(++this.connectionCounter).toString(36)}`;
-    const connection = new SseConnection(id, userId, createSink);
+    const connection = new SseConnection(id, userId, createSink, topics);
     if (this.closing) {
       connection.close('shutdown', this.options.retry);
       return connection;
@@ -124,6 +130,7 @@ export class SseHub
       }
     }
     this.users.join(userId, connection);
+    this.topics.open(connection);
     this.connections.add(connection);
     if (this.connections.size === 1) this.heartbeat.start();
     this.deadlines?.add(connection);
@@ -133,7 +140,7 @@ export class SseHub
     const resumable = resumeFrom !== '' && eventIdProblem(resumeFrom) === undefined;
     let ready: void | Promise<void> = undefined;
     try {
-      ready = this.broker.connected(userId, id);
+      ready = this.broker.connected(userId, id, connection.topics);
     } catch (error) {
       this.logger.warn(`Presence of user ${userId} failed: ${String(error)}`);
     }
@@ -161,13 +168,20 @@ export class SseHub
   /**
    * Writes a message to this instance's connections of its recipients (`SseBrokerHost`),
    * serialised once for all of them: a broadcast is one loop over every connection, a
-   * message to users one loop over each user's group. A connection belongs to one user,
-   * so each is reached once.
+   * message to users one loop over each user's group, a topic event one loop over the
+   * topic's group. A connection belongs to one user, and is in a topic's group once
+   * (however many reasons it has), so each is reached once.
    */
   deliver(message: SseEnvelope): number {
     const frame = SseFrame.message(message);
     let reached = 0;
-    if (message.to === null) {
+    if (message.topic !== undefined) {
+      const group = this.topics.get(message.topic);
+      if (group !== undefined) {
+        reached = group.connections.size;
+        for (const connection of group.connections.keys()) connection.push(frame);
+      }
+    } else if (message.to === null) {
       reached = this.connections.size;
       for (const connection of this.connections) connection.push(frame);
     } else {
@@ -201,6 +215,28 @@ export class SseHub
     return this.users.keys();
   }
 
+  /** The user is a member of `topic`: its connections here receive it (`SseBrokerHost`). */
+  joinLocal(userId: string, topic: string): void {
+    const group = this.users.get(userId);
+    if (group !== undefined) this.topics.join(userId, topic, group.connections);
+  }
+
+  /** The user left `topic`: its connections here stop receiving it (`SseBrokerHost`). */
+  leaveLocal(userId: string, topic: string): void {
+    const group = this.users.get(userId);
+    if (group !== undefined) this.topics.leave(userId, topic, group.connections);
+  }
+
+  /** Connections here that receive the topic's events (`SseBrokerHost`). */
+  localTopicConnections(topic: string): number {
+    return this.topics.get(topic)?.connections.size ?? 0;
+  }
+
+  /** Topics with a receiving connection here (`SseBrokerHost`). */
+  localTopics(): Iterable<string> {
+    return this.topics.keys();
+  }
+
   /** Ends every stream so that clients reconnect at once and replay (`SseBrokerHost`). */
   reconnectLocal(): number {
     const open = [...this.connections];
@@ -225,7 +261,8 @@ export class SseHub
           `(more than maxPendingBytes, ${this.options.maxPendingBytes}, waiting)`,
       );
     }
-    this.broker.disconnected(userId, id);
+    if (this.users.get(userId) === undefined) this.topics.forgetUser(userId);
+    this.broker.disconnected(userId, id, connection.topics);
     this.logger.debug(`Disconnected ${id} of user ${userId}: ${reason}`);
     this.events$.next({ type: 'disconnect', userId, connectionId: id, reason, at: Date.now() });
   }
@@ -270,7 +307,7 @@ export class SseHub
   /** Internal counts that must all fall back to 0 once every client has left. */
   resourceCounts(): { channels: number; connections: number; deadlines: number; timers: number } {
     return {
-      channels: this.users.size,
+      channels: this.users.size + this.topics.size + this.topics.users,
       connections: this.connections.size,
       deadlines: this.deadlines?.size ?? 0,
       timers: (this.heartbeat.armed ? 1 : 0) + (this.deadlines?.armed ? 1 : 0),

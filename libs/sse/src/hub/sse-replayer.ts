@@ -40,7 +40,7 @@ export class SseReplayer {
     };
     let result: SseReplay | PromiseLike<SseReplay>;
     try {
-      result = this.broker.replay(connection.userId, lastEventId);
+      result = this.broker.replay(connection.userId, lastEventId, connection.topics);
     } catch (error) {
       failed(error);
       return;

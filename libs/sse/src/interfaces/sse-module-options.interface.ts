@@ -95,6 +95,30 @@ export interface SseModuleOptions {
    * @default an in-memory broker (one process)
    */
   broker?: SseBroker;
+  /**
+   * Decides whether a stream may subscribe to topics (the ready route's repeated `?topic=`
+   * parameters), sync or async; `false` answers 403 and opens no stream. Asked once per
+   * stream, only when it asks for topics. Without it every subscription is refused (403):
+   * memberships (`SseService.join`) need no such decision, as your code makes them.
+   * @default undefined (every subscription refused)
+   */
+  authorizeTopics?(
+    request: SseRequestLike,
+    userId: string,
+    topics: readonly string[],
+  ): boolean | Promise<boolean>;
+  /**
+   * Memberships a user may hold (`SseService.join`); past it `join` rejects with
+   * `SseTooManyTopicsError`.
+   * @default 100
+   */
+  maxTopicsPerUser?: number;
+  /**
+   * Topics one stream may subscribe to; past it the ready route answers 400 and
+   * `SseService.stream()` throws `SseTooManyTopicsError`.
+   * @default 20
+   */
+  maxTopicsPerConnection?: number;
 }
 
 /**

@@ -1,4 +1,4 @@
-/** Options of `SseService.send()`, `sendToUsers()` and `broadcast()`. */
+/** Options of `SseService.send()`, `sendToUsers()`, `broadcast()` and `publish()`. */
 export interface SseSendOptions {
   /**
    * The event's id. Generated (uuid v7, time-ordered) when left out. A caller's own id is
@@ -9,7 +9,7 @@ export interface SseSendOptions {
   event?: string;
 }
 
-/** What `send`, `sendToUsers` and `broadcast` report. */
+/** What `send`, `sendToUsers`, `broadcast` and `publish` report. */
 export interface SseSendResult {
   /** The event's id, as clients see it. */
   id: string;
@@ -23,6 +23,11 @@ export interface SseSendResult {
 export interface SseStreamOptions {
   /** The `Last-Event-ID` request header, to replay what the client missed. */
   lastEventId?: string | null;
+  /**
+   * Topics the stream subscribes to, for its life (subscriptions): checked and
+   * at most `maxTopicsPerConnection`. Authorise them before you pass them.
+   */
+  topics?: readonly string[];
 }
 
 /** Why a connection ended. */
@@ -71,7 +76,7 @@ export interface SseStats {
   readonly users: number;
   /** Open connections here. */
   readonly connections: number;
-  /** Events accepted by `send`, `sendToUsers` and `broadcast` here. */
+  /** Events accepted by `send`, `sendToUsers`, `broadcast` and `publish` here. */
   readonly messagesSent: number;
   /** Events written to connections here (one per connection reached). */
   readonly eventsDelivered: number;

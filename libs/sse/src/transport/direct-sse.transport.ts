@@ -16,7 +16,8 @@ const SSE_HEADERS_HTTP1: OutgoingHttpHeaders = { ...SSE_HEADERS, Connection: 'ke
 
 /**
  * Opens a stream on a raw Node response: headers now, then every frame written by a
- * `DirectSseSink`. The hub is told when the client goes.
+ * `DirectSseSink`. The hub is told when the client goes. `topics` are its subscriptions,
+ * checked and authorised already.
  */
 export function openDirectStream(
   hub: SseHub,
@@ -25,6 +26,7 @@ export function openDirectStream(
   lastEventId: string | undefined,
   request: IncomingMessage,
   response: ServerResponse,
+  topics?: readonly string[],
 ): SseConnection | undefined {
   const socket = request.socket;
   if (socket.destroyed || response.writableEnded) return undefined;
@@ -66,6 +68,7 @@ export function openDirectStream(
         new DirectSseSink(response, direct ? socket : response, framed, maxPendingBytes, () =>
           hub.close(opened, 'slow'),
         ),
+      topics,
     );
   } finally {
     if (owned) socket.uncork();

@@ -11,6 +11,7 @@ import { ObservableSseSink } from './observable-sse.sink.js';
  *
  * @param response the response NestJS writes to, when known (the ready route): shutdown
  *   waits for it to be over.
+ * @param topics the stream's subscriptions, checked and authorised already.
  */
 export function openObservableStream(
   hub: SseHub,
@@ -18,12 +19,14 @@ export function openObservableStream(
   lastEventId: string | null | undefined,
   isSlow?: () => boolean,
   response?: ServerResponse,
+  topics?: readonly string[],
 ): Observable<MessageEvent> {
   return new Observable<MessageEvent>((subscriber) => {
     const connection = hub.open(
       userId,
       lastEventId,
       () => new ObservableSseSink(subscriber, response),
+      topics,
     );
     return () => hub.close(connection, isSlow?.() ? 'slow' : 'client');
   });

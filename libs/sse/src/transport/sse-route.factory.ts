@@ -22,6 +22,7 @@ import { openDirectStream } from './direct-sse.transport.js';
 import { boundPending } from './observable-pending.bound.js';
 import { openObservableStream } from './observable-sse.transport.js';
 import { answerClosing, closingMessage } from './sse-closing.answer.js';
+import { resolveRequestTopics } from './sse-topics.request.js';
 import { resolveRequestUser } from './sse-user.resolver.js';
 
 /** Express's request, or Fastify's with the Node request as `raw`. */
@@ -119,6 +120,7 @@ export function createSseController(
         if (this.hub.isClosing) return of(closingMessage(this.hub.spreadRetry()));
         const userId = await resolveRequestUser(this.options, request);
         const node = nodeRequest(request);
+        const topics = await resolveRequestTopics(this.options, request, node, userId);
         const socket = node.socket;
         const raw = response.raw ?? (response as unknown as ServerResponse);
         let slow = false;
@@ -130,6 +132,7 @@ export function createSseController(
           lastEventIdOf(request),
           () => slow || socket.writableLength > 0,
           raw,
+          topics,
         );
         // Shutdown may begin while the user is resolved: the stream opens on subscription.
         return defer(() =>
@@ -162,6 +165,12 @@ export function createSseController(
         return;
       }
       const userId = await resolveRequestUser(this.options, request);
+      const topics = await resolveRequestTopics(
+        this.options,
+        request,
+        nodeRequest(request),
+        userId,
+      );
       // Shutdown may have begun while the user was resolved.
       if (this.hub.isClosing) {
         answerClosing(nodeRequest(request), nodeResponse(response), this.hub.spreadRetry());
@@ -174,6 +183,7 @@ export function createSseController(
         lastEventIdOf(request),
         nodeRequest(request),
         nodeResponse(response),
+        topics,
       );
       if (opened !== undefined) releaseRoutingState(request);
     }

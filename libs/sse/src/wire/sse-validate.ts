@@ -3,8 +3,10 @@ import {
   SseInvalidDataError,
   SseInvalidEventIdError,
   SseInvalidEventNameError,
+  SseInvalidTopicError,
   SseInvalidUserIdError,
   SseMessageTooLargeError,
+  SseTooManyTopicsError,
 } from '../sse.errors.js';
 import { SSE_MAX_TOKEN_LENGTH } from '../sse.internal-constants.js';
 import { eventIdProblem } from './sse-event-id.js';
@@ -26,6 +28,39 @@ export function checkUserId(userId: unknown): string {
   }
   if (CONTROL.test(userId)) throw new SseInvalidUserIdError('it contains a control character');
   return userId;
+}
+
+const TOPIC = /^[A-Za-z0-9_.:@-]{1,128}$/;
+
+/**
+ * A topic name: 1 to 128 characters of `A-Za-z0-9_.:@-`. The one check of topic names,
+ * for memberships, subscriptions and publishing alike.
+ */
+export function checkTopic(topic: unknown): string {
+  if (typeof topic !== 'string') throw new SseInvalidTopicError(`got ${describe(topic)}`);
+  if (TOPIC.test(topic)) return topic;
+  if (topic.length === 0) throw new SseInvalidTopicError('it is empty');
+  if (topic.length > 128) throw new SseInvalidTopicError(`it has ${topic.length} characters`);
+  const bad = [...topic].find((c) => !TOPIC.test(c)) ?? '';
+  throw new SseInvalidTopicError(`${JSON.stringify(topic)} contains ${JSON.stringify(bad)}`);
+}
+
+/**
+ * The subscription topics of one stream: each checked, each once, at most `max` of them.
+ * `undefined` is none.
+ */
+export function checkSubscriptions(topics: unknown, max: number): string[] {
+  if (topics === undefined || topics === null) return [];
+  if (!Array.isArray(topics)) throw new SseInvalidTopicError('topics must be an array');
+  const unique = [...new Set(topics.map(checkTopic))];
+  if (unique.length > max) {
+    throw new SseTooManyTopicsError(
+      'maxTopicsPerConnection',
+      max,
+      `A stream asked for ${unique.length}`,
+    );
+  }
+  return unique;
 }
 
 /** An event id a caller gives: one that every client can send back (`eventIdProblem`). */

@@ -105,6 +105,7 @@ describe.skipIf(!nats.available)('NatsSseBroker on a real NATS', () => {
   describeSseBroker('NatsSseBroker', {
     create: () =>
       new NatsSseBroker({ servers: TEST_NATS_URL, prefix: freshPrefix(), storage: 'memory' }),
+    topics: false,
     cleanup: async () => {
       await deleteStreams(admin, prefixes);
       prefixes.clear();

@@ -95,6 +95,7 @@ describe.skipIf(!redis.available)('RedisSseBroker on a real Redis', () => {
 
   describeSseBroker('RedisSseBroker', {
     create: () => new RedisSseBroker({ url: TEST_REDIS_URL, keyPrefix: freshPrefix() }),
+    topics: false,
     cleanup: async () => {
       await deleteKeys(admin, prefixes);
       prefixes.clear();

@@ -21,6 +21,10 @@ import { openRedisSseSession, type RedisSseSession } from './redis-sse.session.j
 const DISABLED: SseReplay = { events: [], gap: 'disabled' };
 const UNAVAILABLE: SseReplay = { events: [], gap: 'unavailable' };
 
+const TOPICS_NOT_YET =
+  'Topics are not supported by this broker yet. Potential solutions: use the in-memory ' +
+  'broker for topics until this broker implements them.';
+
 /**
  * A broker for many instances on one Redis: every instance's connections get every
  * message of their users, once each and in order; history is shared, so a client that
@@ -269,5 +273,25 @@ export class RedisSseBroker implements SseBroker {
       );
     }
     return this.session;
+  }
+
+  /** Topics are not supported by this broker yet: rejects with `SseError`. */
+  join(): Promise<boolean> {
+    return Promise.reject(new SseError(TOPICS_NOT_YET));
+  }
+
+  /** Topics are not supported by this broker yet: rejects with `SseError`. */
+  leave(): Promise<boolean> {
+    return Promise.reject(new SseError(TOPICS_NOT_YET));
+  }
+
+  /** Topics are not supported by this broker yet: rejects with `SseError`. */
+  topicsOf(): Promise<string[]> {
+    return Promise.reject(new SseError(TOPICS_NOT_YET));
+  }
+
+  /** Topics are not supported by this broker yet: rejects with `SseError`. */
+  members(): Promise<string[]> {
+    return Promise.reject(new SseError(TOPICS_NOT_YET));
   }
 }
