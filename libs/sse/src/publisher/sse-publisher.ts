@@ -111,7 +111,11 @@ export class SsePublisher {
   }
 
   /** Sends an event to a topic's members and subscribers, on every instance. */
-  async publish(topic: string, data: unknown, options: SseSendOptions = {}): Promise<SseSendResult> {
+  async publish(
+    topic: string,
+    data: unknown,
+    options: SseSendOptions = {},
+  ): Promise<SseSendResult> {
     return this.publishEnvelope({ to: null, topic: checkTopic(topic) }, data, options);
   }
 

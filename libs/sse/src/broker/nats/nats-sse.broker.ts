@@ -26,10 +26,6 @@ import { NatsSseSubjects } from './nats-sse.subjects.js';
 const DISABLED: SseReplay = { events: [], gap: 'disabled' };
 const UNAVAILABLE: SseReplay = { events: [], gap: 'unavailable' };
 
-const TOPICS_NOT_YET =
-  'Topics are not supported by this broker yet. Potential solutions: use the in-memory ' +
-  'broker for topics until this broker implements them.';
-
 /**
  * A broker for many instances on NATS: history in a JetStream stream, live events on core
  * subjects, presence in a KV bucket. Instances act as one: every connection gets every
@@ -296,25 +292,5 @@ export class NatsSseBroker implements SseBroker {
       );
     }
     return this.session;
-  }
-
-  /** Topics are not supported by this broker yet: rejects with `SseError`. */
-  join(): Promise<boolean> {
-    return Promise.reject(new SseError(TOPICS_NOT_YET));
-  }
-
-  /** Topics are not supported by this broker yet: rejects with `SseError`. */
-  leave(): Promise<boolean> {
-    return Promise.reject(new SseError(TOPICS_NOT_YET));
-  }
-
-  /** Topics are not supported by this broker yet: rejects with `SseError`. */
-  topicsOf(): Promise<string[]> {
-    return Promise.reject(new SseError(TOPICS_NOT_YET));
-  }
-
-  /** Topics are not supported by this broker yet: rejects with `SseError`. */
-  members(): Promise<string[]> {
-    return Promise.reject(new SseError(TOPICS_NOT_YET));
   }
 }

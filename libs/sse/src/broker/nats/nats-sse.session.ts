@@ -105,7 +105,8 @@ export class NatsSseSession {
       nc,
       (topic) => subjects.topic(topic),
       {
-        message: (topic, payload) => (topic === null ? undefined : this.topics.receive(topic, payload)),
+        message: (topic, payload) =>
+          topic === null ? undefined : this.topics.receive(topic, payload),
         disconnect: () => undefined,
       },
       (what, error) => this.reporter.report(what, error),
