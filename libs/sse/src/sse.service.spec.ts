@@ -405,6 +405,9 @@ describe('SseService', () => {
       [{ maxMessageBytes: 0 }, /"maxMessageBytes"/],
       [{ maxMessageBytes: 1000, maxPendingBytes: 10 }, /"maxPendingBytes" must be at least/],
       [{ transport: 'websocket' }, /"transport" must be 'direct' or 'observable'/],
+      [{ maxTopicsPerUser: 0 }, /"maxTopicsPerUser" must be between 1/],
+      [{ maxTopicsPerConnection: '5' }, /"maxTopicsPerConnection" must be a number/],
+      [{ authorizeTopics: true }, /"authorizeTopics" must be a function/],
     ])('stops start-up on %o', async (options, message) => {
       const attempt = async () => {
         const ref = await Test.createTestingModule({

@@ -4,7 +4,7 @@ import type { SseEnvelope } from '../broker/sse-broker.interface.js';
 /**
  * An event as `SseService` sent it: its id, its name, its data as the browser's
  * `event.data` gets it (a string as given, anything else as JSON text), and its recipients
- * (`to`: user ids, or `null` for a broadcast).
+ * (`to`: user ids, or `null` for a broadcast; `topic` set, with `to` `null`, for a topic event).
  */
 export type SseSentEvent = Omit<SseEnvelope, 'seq'>;
 
@@ -30,9 +30,14 @@ export class SseRecorder {
     return this.events;
   }
 
-  /** The events a user would get: those addressed to them, and broadcasts. */
+  /**
+   * The events addressed to a user, and broadcasts. Topic events are not among them (who
+   * gets them depends on memberships): find them in `sent` by their `topic`.
+   */
   sentTo(userId: string): SseSentEvent[] {
-    return this.events.filter((event) => event.to === null || event.to.includes(userId));
+    return this.events.filter(
+      (event) => event.topic === undefined && (event.to === null || event.to.includes(userId)),
+    );
   }
 
   /** Forgets what was recorded, for a test that starts over (in a `beforeEach`, say). */
