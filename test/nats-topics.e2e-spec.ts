@@ -106,6 +106,28 @@ describe.skipIf(!nats.available)('topics on two instances over NATS', () => {
     expect(data(alice)).toEqual(['hello', 'again', 'marker']);
   });
 
+  it('an event published the instant a join resolves reaches the member on the other instance once', async () => {
+    const [a, b] = await pair();
+    const alice = await connect(b, 'alice');
+    const expected: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      // B applies the join after A's publish, or before it: either way, once.
+      await a.sse.join('alice', `burst:${i}`);
+      await a.sse.publish(`burst:${i}`, `first of ${i}`);
+      await a.sse.publish(`burst:${i}`, `second of ${i}`);
+      expected.push(`first of ${i}`, `second of ${i}`);
+    }
+    await alice.waitFor((c) => data(c).length >= expected.length);
+    await b.sse.send('alice', 'end');
+    await alice.waitFor((c) => data(c).includes('end'));
+    const got = data(alice);
+    expect([...got].sort()).toEqual([...expected, 'end'].sort());
+    // In order within each topic; topics catch up side by side.
+    for (let i = 0; i < 5; i++) {
+      expect(got.indexOf(`first of ${i}`)).toBeLessThan(got.indexOf(`second of ${i}`));
+    }
+  });
+
   it('a member and subscriber on both instances counts once per connection', async () => {
     const [a, b] = await pair();
     await a.sse.join('carol', 'doc:9');

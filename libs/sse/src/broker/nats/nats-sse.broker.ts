@@ -28,10 +28,10 @@ const UNAVAILABLE: SseReplay = { events: [], gap: 'unavailable' };
 
 /**
  * A broker for many instances on NATS: history in a JetStream stream, live events on core
- * subjects, presence in a KV bucket. Instances act as one: every connection gets every
- * message of its user once and in order, a client that reconnects to another instance
- * replays what it missed, and `isOnline`, `onlineUsers` and `delivered` count every live
- * instance.
+ * subjects, presence in a KV bucket, topic memberships in another. Instances act as one:
+ * every connection gets every message of its user and of its topics once and in order, a
+ * client that reconnects to another instance replays what it missed, and `isOnline`,
+ * `onlineUsers` and `delivered` count every live instance.
  *
  * When NATS is out of reach, each instance keeps serving its own connections (`stored:
  * false`, the local `delivered`); once it is back, the instance's clients reconnect and
