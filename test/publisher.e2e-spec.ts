@@ -6,7 +6,13 @@ import { connect as connectNats } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import { v7 as uuidv7 } from 'uuid';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SseBroker, SseSendResult } from 'nestjs-sse-hub';
+import {
+  SseInvalidTopicError,
+  SseMessageTooLargeError,
+  SseOptionsError,
+  type SseBroker,
+  type SseSendResult,
+} from 'nestjs-sse-hub';
 import { NatsSseBroker } from 'nestjs-sse-hub/nats';
 import { SsePublisher } from 'nestjs-sse-hub/publisher';
 import { RedisSseBroker } from 'nestjs-sse-hub/redis';
@@ -164,6 +170,11 @@ for (const setup of kinds) {
       await expect(publisher.send('alice', 'x', { event: 'a\nb' })).rejects.toThrow(
         /Potential solutions/,
       );
+      await expect(publisher.send('alice', 'x'.repeat(70_000))).rejects.toThrow(
+        SseMessageTooLargeError,
+      );
+      await expect(publisher.publish('a b', 'x')).rejects.toThrow(SseInvalidTopicError);
+      expect(() => new SsePublisher({ broker: {} as SseBroker })).toThrow(SseOptionsError);
       expect(await publisher.sendToUsers([], 'x')).toMatchObject({ delivered: 0, stored: false });
       expect(await publisher.send('nobody', 'x')).toMatchObject({ delivered: 0, stored: true });
       await publisher.close();
