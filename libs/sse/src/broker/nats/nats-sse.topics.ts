@@ -6,6 +6,9 @@ import type { NatsSsePresence } from './nats-sse.presence.js';
 import type { NatsSseParts } from './nats-sse.session.js';
 import type { NatsSseSubjects } from './nats-sse.subjects.js';
 
+// Reads of a topic's kept events tried at a join before giving up on them.
+const CATCH_UP_ATTEMPTS = 3;
+
 /**
  * Topics on this instance: which of its users are members of what, the live subscription
  * of each topic with a receiving connection here, the per-topic presence that `delivered`
@@ -177,21 +180,7 @@ export class NatsSseTopics {
     this.catching.set(topic, buffer);
     let missed: SseEnvelope[] = [];
     try {
-      await this.receiveHere(topic);
-      const parts = this.parts();
-      if (parts !== undefined && this.host.history.size > 0 && this.up()) {
-        const read = await parts.history.read(
-          this.subjects.topic(topic),
-          this.subjects.topicLost(topic),
-          null,
-          topic,
-        );
-        // Live copies of what the read found reached this connection before it.
-        await parts.nc.flush();
-        missed = read.entries.map((e) => e.envelope).filter((e) => e.seq > from);
-      }
-    } catch (error) {
-      this.report('topic catch-up', error);
+      missed = await this.missed(topic, from);
     } finally {
       this.catching.delete(topic);
     }
@@ -202,6 +191,35 @@ export class NatsSseTopics {
     this.host.joinLocal(userId, topic);
     this.presence.touch(topic);
     for (const event of buffer) this.host.deliver(event);
+  }
+
+  /**
+   * The topic's kept events after `from`, once this instance receives the topic live. A
+   * failed read is tried again (a slow JetStream answer should not cost the member events);
+   * after the last try it is reported and the member goes on with live events only.
+   */
+  private async missed(topic: string, from: string): Promise<SseEnvelope[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.receiveHere(topic);
+        const parts = this.parts();
+        if (parts === undefined || this.host.history.size === 0 || !this.up()) return [];
+        const read = await parts.history.read(
+          this.subjects.topic(topic),
+          this.subjects.topicLost(topic),
+          null,
+          topic,
+        );
+        // Live copies of what the read found reached this connection before it.
+        await parts.nc.flush();
+        return read.entries.map((e) => e.envelope).filter((e) => e.seq > from);
+      } catch (error) {
+        if (attempt >= CATCH_UP_ATTEMPTS) {
+          this.report('topic catch-up', error);
+          return [];
+        }
+      }
+    }
   }
 
   private applyLeave(userId: string, topic: string): void {
