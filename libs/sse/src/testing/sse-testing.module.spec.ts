@@ -54,6 +54,16 @@ describe('SseTestingModule', () => {
     expect(Object.isFrozen(recorder.sent[0])).toBe(true);
   });
 
+  it('records topic events with their topic, and keeps them out of sentTo', async () => {
+    const sse = moduleRef.get(SseService);
+    await sse.join('alice', 'team:1');
+    await sse.publish('team:1', 'standup', { event: 'chat' });
+    expect(recorder.sent).toEqual([
+      { id: expect.any(String), event: 'chat', data: 'standup', to: null, topic: 'team:1' },
+    ]);
+    expect(recorder.sentTo('alice')).toEqual([]);
+  });
+
   it('records broadcasts with no recipients list, and sentTo counts them for everyone', async () => {
     await orders.ship({ id: '1', userId: 'alice' });
     await orders.announce('maintenance at noon');
