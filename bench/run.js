@@ -32,7 +32,7 @@ const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 const args = process.argv.slice(2);
 const option = (name) => args.find((arg) => arg.startsWith(`--${name}=`))?.split('=')[1];
 const quick = args.includes('--quick');
-const PHASES = ['broadcast', 'burst', 'unicast', 'latency', 'connect'];
+const PHASES = ['broadcast', 'burst', 'topic', 'unicast', 'latency', 'connect'];
 
 /** How much each measurement does: each repeat of a phase lasts about a second at full size. */
 const PLAN = quick
@@ -119,6 +119,8 @@ function estimateSec(planned) {
         total += PLAN.repeats * ((count * n) / rate('broadcastDeliveriesPerSec') + 0.2);
       if (wants('burst'))
         total += PLAN.repeats * ((count * n) / rate('burstDeliveriesPerSec') + 0.2);
+      if (wants('topic') && server.script.endsWith('nestjs-sse-hub.js'))
+        total += PLAN.repeats * ((count * n) / rate('broadcastDeliveriesPerSec') + 0.2) + 1;
       if (wants('unicast'))
         total += PLAN.repeats * ((rounds * n) / rate('unicastSendsPerSec') + 0.2);
       const p99 = seen?.latencyMs?.p99 || GUESS.latencyMs.p99;
@@ -165,6 +167,10 @@ function summary(run) {
     `delivery ${cpu('cpuPerDeliveryUs')}  burst ${cpu('cpuPerBurstDeliveryUs')}  ` +
     `send ${cpu('cpuPerUnicastSendUs')}  connect ${cpu('cpuPerConnectUs')}\n${' '.repeat(37)}` +
     `broadcast ${run.broadcastDeliveriesPerSec}/s  bursts ${run.burstDeliveriesPerSec}/s  ` +
+    (run.topicDeliveriesPerSec === null
+      ? ''
+      : `topic ${run.topicDeliveriesPerSec}/s (${cpu('cpuPerTopicDeliveryUs')} µs CPU, ` +
+        `${ratio(run.topicDeliveriesPerSec, run.broadcastDeliveriesPerSec)}× broadcast's rate)  `) +
     `unicast ${run.unicastSendsPerSec}/s  connects ${run.connectionsPerSec}/s  ` +
     `p99 ${run.latencyMs.p99} ms  rss ${run.rssPerConnectionBytes} B  heap ${run.heapPerConnectionBytes} B`
   );

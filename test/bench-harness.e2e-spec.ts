@@ -163,5 +163,43 @@ describe('the benchmark harness', () => {
       expect(await format(markdown, { ...options, parser: 'markdown' })).toBe(markdown);
       expect(await readFile(join(dir, 'benchmarks.svg'), 'utf8')).toContain('<svg');
     });
+
+    it('writes the topic row beside broadcast for the servers with topics only', async () => {
+      const { writeReport } = (await load('lib/report.js')) as {
+        writeReport: (results: object, dir: string) => Promise<void>;
+      };
+      const hub = run('nestjs-sse-hub', 6, 9000);
+      const withTopic = {
+        ...hub,
+        topicDeliveriesPerSec: 95_000,
+        cpuPerTopicDeliveryUs: 6.3,
+        spread: { ...hub.spread, cpuPerTopicDeliveryUs: cpu(6.3) },
+      };
+      const withoutTopic = { ...run('raw-node', 8, 5000), topicDeliveriesPerSec: null };
+      await writeReport(
+        {
+          generatedAt: '2026-12-01T22:00:00.000Z',
+          mode: 'full',
+          durationSec: 1000,
+          machine: { cpu: 'test CPU', cores: 2, memoryGiB: 4, os: 'Linux', node: 'v20' },
+          plan: { repeats: 3, connectRepeats: 3 },
+          runs: [withoutTopic, withTopic],
+          ratios: null,
+          skipped: [],
+          failures: [],
+        },
+        `${dir}/`,
+      );
+      const markdown = await readFile(join(dir, 'benchmarks.md'), 'utf8');
+      const start = markdown.indexOf('One topic with every connection in it');
+      expect(start).toBeGreaterThan(0);
+      const topicTable = markdown.slice(start).split('\n\n')[1];
+      expect(topicTable).toMatch(
+        /\| `nestjs-sse-hub` +\| +6\.30 \(5\.67-6\.93\) \| +6\.00 \(5\.40-6\.60\) \| +95,000 \| +100,000 \| +0\.95x \|/,
+      );
+      expect(topicTable).not.toContain('raw-node');
+      const options = await resolveConfig(new URL('../docs/benchmarks.md', import.meta.url));
+      expect(await format(markdown, { ...options, parser: 'markdown' })).toBe(markdown);
+    });
   });
 });

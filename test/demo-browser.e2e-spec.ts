@@ -266,6 +266,77 @@ suite.each(setups)('demo page in Chromium, on %s with the %s transport', (platfo
     }
   });
 
+  it('joins a topic from the panel, shows its events live in two pages, and leaves', async () => {
+    const erin = await signedInPage('erin', LAPTOP);
+    const frank = await signedInPage('frank', PHONE);
+    const streamsBefore = streamRequests.length;
+    const team = `team-${platform}`;
+
+    /** Joins `topic` through the page's panel; resolves once the panel lists it. */
+    async function join(page: Page, topic: string) {
+      await page.fill('#topic', topic);
+      await page.click('#join-topic');
+      await page.locator(`#topic-list li[data-topic="${topic}"]`).waitFor();
+      await page
+        .locator('#messages li.system.topic')
+        .filter({ hasText: `Joined ${topic}` })
+        .waitFor();
+    }
+
+    // Not a member yet: posting to a topic that is not public is refused, and says why.
+    await frank.fill('#topic', team);
+    await frank.fill('#topic-data', 'let me in');
+    await frank.click('#post-topic');
+    await frank.locator('#topic-result.error').filter({ hasText: '403' }).waitFor();
+
+    await join(erin, team);
+    await join(frank, team);
+    expect(await erin.textContent('#topic-count')).toBe('1');
+    expect(await demo.sse.members(team)).toEqual(['erin', 'frank']);
+
+    await erin.fill('#topic-data', 'Hello team!');
+    await erin.click('#post-topic');
+    await erin.locator('#topic-result').filter({ hasText: 'to 2 connections' }).waitFor();
+    const postedId = await erin.getAttribute('#topic-result', 'data-id');
+    for (const [page, from] of [
+      [erin, 'you'],
+      [frank, 'erin'],
+    ] as const) {
+      const [event] = await shown(page, 1);
+      expect(event).toMatchObject({ id: postedId, data: 'Hello team!', kind: 'topic', from });
+      await page
+        .locator(`#messages li.event[data-topic="${team}"] .badge.topic`)
+        .filter({ hasText: `topic ${team}` })
+        .waitFor();
+    }
+
+    // Frank leaves from the panel: the next post reaches Erin only.
+    await frank.locator(`#topic-list li[data-topic="${team}"] .leave`).click();
+    await frank
+      .locator('#topic-result')
+      .filter({ hasText: `Left ${team}` })
+      .waitFor();
+    await frank.locator(`#topic-list li[data-topic="${team}"]`).waitFor({ state: 'detached' });
+    expect(await frank.textContent('#topic-count')).toBe('0');
+    await erin.fill('#topic-data', 'Frank has gone');
+    await erin.click('#post-topic');
+    await erin.locator('#topic-result').filter({ hasText: 'to 1 connection.' }).waitFor();
+    expect((await shown(erin, 2))[1]).toMatchObject({ data: 'Frank has gone', kind: 'topic' });
+    // The next thing Frank's page shows is a message to him, not the topic's.
+    await sendAs('erin', { to: 'frank', data: 'just for you' });
+    const frankShows = await shown(frank, 2);
+    expect(frankShows.map((m) => [m.kind, m.data])).toEqual([
+      ['topic', 'Hello team!'],
+      ['other', 'just for you'],
+    ]);
+    // The topics reached the streams that were open: neither page reconnected.
+    expect(streamRequests.length).toBe(streamsBefore);
+    if (platform === 'express') {
+      await erin.screenshot({ path: new URL('demo-topics.png', OUTPUT_DIR).pathname });
+    }
+    await demo.sse.leave('erin', team);
+  });
+
   it('says so on sse:gap and reloads the online list; stops for good on sse:close', async () => {
     const carol = await signedInPage('carol', LAPTOP);
 

@@ -224,6 +224,20 @@ export async function measure(processes, server, n, plan, progress) {
   const burst = await repeat('burst', plan.repeats, 'broadcast, bursts of ten', () =>
     phase(burstCount, 'broadcast', { count: burstCount, burst: 10 }),
   );
+  // One topic with every connection in it, as members: the broadcast's work through a topic.
+  let topic = [];
+  if (wants('topic')) {
+    const joined = await receiver.call('membership', { users: n, join: true }, 300_000);
+    if (joined.supported) {
+      topic = await repeat('topic', plan.repeats, 'one topic with every connection', () =>
+        phase(count, 'topic', { count, burst: 1 }),
+      );
+      // Left again, so that the connects measured afterwards do not carry memberships.
+      await receiver.call('membership', { users: n, join: false }, 300_000);
+    } else if (server.script.endsWith('nestjs-sse-hub.js')) {
+      progress(`${label}: no topic row (${joined.reason})`);
+    }
+  }
   const unicast = await repeat('unicast', plan.repeats, 'unicast', () =>
     phase(rounds, 'unicast', { rounds, users: n }),
   );
@@ -277,10 +291,12 @@ export async function measure(processes, server, n, plan, progress) {
     broadcastDeliveriesPerSec: rates(count * n, single),
     burstDeliveriesPerSec: rates(burstCount * n, burst),
     unicastSendsPerSec: rates(rounds * n, unicast),
+    topicDeliveriesPerSec: rates(count * n, topic),
     connectionsPerSec: spread(connects.map((c) => c.rate)),
     cpuPerDeliveryUs: cpus(count * n, single),
     cpuPerBurstDeliveryUs: cpus(burstCount * n, burst),
     cpuPerUnicastSendUs: cpus(rounds * n, unicast),
+    cpuPerTopicDeliveryUs: cpus(count * n, topic),
     cpuPerConnectUs: spread(
       connects.map((c) => c.cpuUs / n),
       2,

@@ -305,6 +305,31 @@ function throughputTable(runs) {
   );
 }
 
+/** Topic beside broadcast, for the servers that have topics (runs before topics: none). */
+function topicTable(runs) {
+  const withTopics = runs.filter((run) => run.topicDeliveriesPerSec != null);
+  if (withTopics.length === 0) return null;
+  return table(
+    [
+      'server',
+      'topic µs/delivery',
+      'broadcast µs/delivery',
+      'topic/s',
+      'broadcast/s',
+      'topic rate ÷ broadcast rate',
+    ],
+    withTopics.map((run) => [
+      `\`${run.server}\``,
+      withSpread(run.spread?.cpuPerTopicDeliveryUs),
+      withSpread(run.spread?.cpuPerDeliveryUs),
+      integer(run.topicDeliveriesPerSec),
+      integer(run.broadcastDeliveriesPerSec),
+      ratio(run.topicDeliveriesPerSec / run.broadcastDeliveriesPerSec),
+    ]),
+    [1, 2, 3, 4, 5],
+  );
+}
+
 function markdown(results) {
   const sizes = sizesOf(results.runs);
   const { machine: m, plan } = results;
@@ -369,6 +394,16 @@ function markdown(results) {
     out.push(cpuTable(runs), '');
     out.push('Throughput (medians), fan-out latency and memory:', '');
     out.push(throughputTable(runs), '');
+    const topics = topicTable(runs);
+    if (topics !== null) {
+      out.push(
+        'One topic with every connection in it (as members), published to one message a ' +
+          'turn, beside broadcast (target: the topic within 10 % of broadcast’s rate):',
+        '',
+        topics,
+        '',
+      );
+    }
   }
   for (const { server, reason } of results.skipped)
     out.push(`Skipped \`${server}\`: ${reason}.`, '');
@@ -409,7 +444,9 @@ function markdown(results) {
       '- Broadcast: messages to everyone, one per turn of the event loop, then in bursts of ' +
         'ten per turn; deliveries per second from the first send until the last stream has ' +
         'the last message (on the monotonic clock, which both processes share). Unicast: ' +
-        'rounds of one message to each user, one round per turn.',
+        'rounds of one message to each user, one round per turn. Topic (the servers with ' +
+        'topics): every user joins one topic before the clock starts, then messages are ' +
+        'published to it as the broadcasts are; every user leaves it again afterwards.',
       `- Connects: ${plan?.connectRepeats ?? repeats} times, all N connections opened 100 at ` +
         'a time from none, then closed; connections per second is the median rate over ten ' +
         'consecutive tenths of the connections; CPU per connect runs from the first request ' +

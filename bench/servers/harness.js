@@ -35,6 +35,38 @@ async function broadcast(server, { count, burst }) {
   return { t0, t1: nowUs(), cpu: process.cpuUsage(cpu) };
 }
 
+/** The one topic of the topic phase: every connection of the benchmark is in it. */
+const TOPIC = 'bench';
+
+/** Publishes `count` messages to the topic, `burst` of them in each turn, as `broadcast`. */
+async function topic(server, { count, burst }) {
+  const t0 = nowUs();
+  const cpu = process.cpuUsage();
+  for (let n = 0; n < count;) {
+    for (let b = 0; b < burst && n < count; b++, n++) server.publish(TOPIC, { n, t: nowUs() });
+    await nextTurn();
+  }
+  return { t0, t1: nowUs(), cpu: process.cpuUsage(cpu) };
+}
+
+/** Makes users `u0`…`u<users - 1>` members of the topic (or no longer), before the clock. */
+async function membership(server, { users, join }) {
+  if (typeof server.join !== 'function') return { supported: false, reason: 'no topics' };
+  if (join) {
+    // A broker without topics refuses the first join: the phase is skipped, not failed.
+    try {
+      await server.join(userId(0), TOPIC);
+    } catch (error) {
+      return { supported: false, reason: String(error?.message ?? error) };
+    }
+  }
+  for (let u = join ? 1 : 0; u < users; u++) {
+    if (join) await server.join(userId(u), TOPIC);
+    else await server.leave(userId(u), TOPIC);
+  }
+  return { supported: true };
+}
+
 /** Sends `rounds` messages to each of `users` users, one round a turn. */
 async function unicast(server, { rounds, users }) {
   // The ids are built before the clock starts: the loop should cost the server under test
@@ -51,7 +83,8 @@ async function unicast(server, { rounds, users }) {
 
 /**
  * Runs a benchmark server: `start()` listens on a free loopback port and returns
- * `{ port, broadcast(data), unicast(userId, data), connections(), close() }`, and
+ * `{ port, broadcast(data), unicast(userId, data), connections(), close() }`, servers
+ * with topics also `join(userId, topic)`, `leave(userId, topic)` and `publish(topic, data)`, and
  * optionally `cpu()` and `memory()` when the server under test is another process than
  * this one (nginx), and `pids` (processes the runner must end should this one die).
  * The process exits when told to, or as soon as the runner goes away.
@@ -79,6 +112,10 @@ export async function serve(name, start) {
           return reply(id, await broadcast(server, args));
         case 'unicast':
           return reply(id, await unicast(server, args));
+        case 'topic':
+          return reply(id, await topic(server, args));
+        case 'membership':
+          return reply(id, await membership(server, args));
         case 'one':
           server.broadcast({ n: args.n, t: nowUs() });
           return reply(id, { t: nowUs() });

@@ -89,6 +89,9 @@ await serve('nestjs-sse-hub', async () => {
     port: app.getHttpServer().address().port,
     broadcast: (data) => void sse.broadcast(data).catch(failed),
     unicast: (userId, data) => void sse.send(userId, data).catch(failed),
+    join: (userId, topic) => sse.join(userId, topic),
+    leave: (userId, topic) => sse.leave(userId, topic),
+    publish: (topic, data) => void sse.publish(topic, data).catch(failed),
     connections: () => sse.stats().connections,
     close: () => app.close(),
   };

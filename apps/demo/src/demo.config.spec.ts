@@ -3,7 +3,23 @@ import { DEMO_DEFAULTS, DemoConfigError, demoConfigFromEnv } from './demo.config
 
 describe('demoConfigFromEnv', () => {
   it('keeps the defaults for unset and empty variables', () => {
-    expect(demoConfigFromEnv({ PORT: '', REDIS_URL: ' ', DEMO_SECRET: '' })).toEqual(DEMO_DEFAULTS);
+    expect(demoConfigFromEnv({ PORT: '', REDIS_URL: ' ', DEMO_SECRET: '' })).toEqual({
+      ...DEMO_DEFAULTS,
+      logger: ['fatal', 'error', 'warn', 'log'],
+    });
+  });
+
+  it('logs connects and disconnects (debug) only when LOG_LEVEL asks for them', () => {
+    expect(demoConfigFromEnv({}).logger).not.toContain('debug');
+    expect(demoConfigFromEnv({ LOG_LEVEL: 'debug' }).logger).toEqual([
+      'fatal',
+      'error',
+      'warn',
+      'log',
+      'debug',
+    ]);
+    expect(demoConfigFromEnv({ LOG_LEVEL: 'warn' }).logger).toEqual(['fatal', 'error', 'warn']);
+    expect(() => demoConfigFromEnv({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL must be one of/);
   });
 
   it('reads every variable', () => {
@@ -36,7 +52,18 @@ describe('demoConfigFromEnv', () => {
       secret: ' a secret ',
       tokenTtlSeconds: DEMO_DEFAULTS.tokenTtlSeconds,
       shutdownDrainMs: 5000,
+      logger: ['fatal', 'error', 'warn', 'log'],
     });
+  });
+
+  it('reads REDIS_CLUSTER_NODES, and refuses it malformed or next to another broker', () => {
+    expect(
+      demoConfigFromEnv({ REDIS_CLUSTER_NODES: '10.0.0.1:7000, 10.0.0.2:7001' }).redisClusterNodes,
+    ).toEqual(['10.0.0.1:7000', '10.0.0.2:7001']);
+    expect(() => demoConfigFromEnv({ REDIS_CLUSTER_NODES: '10.0.0.1' })).toThrow(/host:port/);
+    expect(() =>
+      demoConfigFromEnv({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_URL: 'redis://b' }),
+    ).toThrow(DemoConfigError);
   });
 
   it('reads NATS_URL, and refuses it next to REDIS_URL', () => {

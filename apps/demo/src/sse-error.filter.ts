@@ -10,14 +10,17 @@ import {
   SseInvalidDataError,
   SseInvalidEventIdError,
   SseInvalidEventNameError,
+  SseInvalidTopicError,
   SseInvalidUserIdError,
   SseMessageTooLargeError,
+  SseTooManyTopicsError,
   type SseError,
 } from 'nestjs-sse-hub';
 
 /**
  * Turns the library's refusals into HTTP answers, on Express and on Fastify alike: data
- * over `maxMessageBytes` is a 413, a bad id, event name, user id or data a 400. The library
+ * over `maxMessageBytes` is a 413, a bad id, event name, user id, topic name or data, and a join past `maxTopicsPerUser`,
+ * a 400. The library
  * knows nothing of HTTP; this is the application's edge. Other errors stay 500s.
  */
 @Catch(
@@ -25,7 +28,9 @@ import {
   SseInvalidDataError,
   SseInvalidEventIdError,
   SseInvalidEventNameError,
+  SseInvalidTopicError,
   SseInvalidUserIdError,
+  SseTooManyTopicsError,
 )
 export class SseErrorFilter implements ExceptionFilter<SseError> {
   constructor(@Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost) {}

@@ -1,12 +1,13 @@
 import 'reflect-metadata';
 import type { MessageEvent } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SseHub } from './hub/sse-hub.js';
 import { SSE_DEFAULTS } from './sse.options.js';
 import { SseInvalidTopicError, SseTooManyTopicsError } from './sse.errors.js';
 import { SseModule } from './sse.module.js';
 import { SseService } from './sse.service.js';
+import { SseFrame } from './wire/sse-frame.js';
 
 describe('SseService topics', () => {
   let moduleRef: TestingModule | undefined;
@@ -45,6 +46,27 @@ describe('SseService topics', () => {
     ]);
     subscription.unsubscribe();
     expect((await sse.publish('a', 'gone')).delivered).toBe(0);
+    expect(moduleRef!.get(SseHub).resourceCounts().channels).toBe(0);
+  });
+
+  it('serialises a topic event once for all its connections, each reached once', async () => {
+    const sse = await start();
+    const streams = [];
+    let received = 0;
+    for (let i = 0; i < 300; i++) {
+      const topics = i % 3 === 0 ? [] : ['big'];
+      streams.push(sse.stream(`u${i % 150}`, { topics }).subscribe(() => received++));
+    }
+    for (let i = 0; i < 150; i += 2) await sse.join(`u${i}`, 'big');
+    received = 0;
+    const frames = vi.spyOn(SseFrame, 'message');
+    const result = await sse.publish('big', { n: 1 });
+    // Subscribed: 200 streams; members u0, u2, ... own 150 streams, 50 of them not subscribed.
+    expect(result.delivered).toBe(250);
+    expect(received).toBe(250);
+    expect(frames).toHaveBeenCalledTimes(1);
+    frames.mockRestore();
+    for (const stream of streams) stream.unsubscribe();
     expect(moduleRef!.get(SseHub).resourceCounts().channels).toBe(0);
   });
 

@@ -55,6 +55,14 @@ const ui = {
   listenForm: $('listen-form'),
   listenNames: $('listen-names'),
   eventOptions: $('event-options'),
+  topicForm: $('topic-form'),
+  topic: $('topic'),
+  topicData: $('topic-data'),
+  postTopic: $('post-topic'),
+  topicResult: $('topic-result'),
+  topicList: $('topic-list'),
+  topicCount: $('topic-count'),
+  topicOptions: $('topic-options'),
 };
 
 /** What the page knows; nothing else keeps state. */
@@ -63,8 +71,13 @@ const page = {
   userId: null,
   /** The page's one client, or null when closed. */
   source: null,
-  /** Topics the stream subscribes to (`?topic=`); a topics panel sets them. */
+  /**
+   * Topics the stream subscribes to (`?topic=`). The topics panel joins topics instead:
+   * a membership reaches the stream that is open, without reconnecting.
+   */
   topics: [],
+  /** The user's memberships, as `GET /topics` last said. */
+  joined: [],
   /** Event names listened for besides `message`. */
   names: new Set(),
   onlineTimer: undefined,
@@ -282,6 +295,7 @@ function addMessage(id, name, data) {
   item.dataset.event = name;
   item.dataset.kind = envelope?.kind ?? 'other';
   item.dataset.from = envelope?.from ?? '';
+  if (envelope?.kind === 'topic') item.dataset.topic = envelope.topic;
 
   const meta = element('div', 'meta');
   const time = element('time', 'time', timeOf(now));
@@ -398,9 +412,9 @@ function payload(to) {
   return body;
 }
 
-async function post(path, body) {
-  ui.sendResult.className = 'result';
-  ui.sendResult.textContent = 'Sending…';
+async function post(path, body, result = ui.sendResult) {
+  result.className = 'result';
+  result.textContent = 'Sending…';
   const response = await fetch(path, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
@@ -412,23 +426,106 @@ async function post(path, body) {
   }
   if (!response.ok) throw new Error(await errorText(response));
   const { id, delivered } = await response.json();
-  ui.sendResult.textContent =
+  result.textContent =
     delivered === 0
       ? `Sent ${id}: nobody connected, kept for when they reconnect.`
       : `Sent ${id} to ${delivered} connection${delivered === 1 ? '' : 's'}.`;
-  ui.sendResult.dataset.id = id;
+  result.dataset.id = id;
   // It worked: an error shown for an earlier action is stale now.
   hideNotice();
   refreshOnlineSoon();
 }
 
-async function send(path, makeBody) {
+async function send(path, makeBody, result = ui.sendResult) {
   try {
-    await post(path, makeBody());
+    await post(path, makeBody(), result);
   } catch (error) {
-    ui.sendResult.className = 'result error';
-    ui.sendResult.textContent = error.message;
+    result.className = 'result error';
+    result.textContent = error.message;
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// Topics: joined through the API, their events on the stream that is already open
+
+function topicPath(topic, action) {
+  return `/topics/${encodeURIComponent(topic)}/${action}`;
+}
+
+function showTopics(topics) {
+  page.joined = topics;
+  ui.topicList.replaceChildren();
+  ui.topicOptions.replaceChildren();
+  for (const topic of topics) {
+    const item = element('li');
+    item.dataset.topic = topic;
+    const name = element('button', 'name', topic);
+    name.type = 'button';
+    name.title = `Post to ${topic}`;
+    name.addEventListener('click', () => {
+      ui.topic.value = topic;
+      ui.topicData.focus();
+    });
+    const leave = element('button', 'leave secondary', 'Leave');
+    leave.type = 'button';
+    leave.title = `POST ${topicPath(topic, 'leave')}`;
+    leave.addEventListener('click', () => void leaveTopic(topic));
+    item.append(name, leave);
+    ui.topicList.append(item);
+    const option = element('option');
+    option.value = topic;
+    ui.topicOptions.append(option);
+  }
+  if (topics.length === 0) ui.topicList.append(element('li', 'hint', 'No topics joined.'));
+  ui.topicCount.textContent = String(topics.length);
+}
+
+async function refreshTopics() {
+  if (page.userId === null) return;
+  const response = await fetch('/topics').catch(() => undefined);
+  if (response?.status === 401) {
+    signedOut('Your sign-in has expired: sign in again.');
+    return;
+  }
+  if (response?.ok) showTopics((await response.json()).topics);
+}
+
+/** A join or a leave: the answer, or the error shown in the panel. */
+async function topicAction(topic, action) {
+  ui.topicResult.className = 'result';
+  ui.topicResult.textContent = '';
+  const response = await fetch(topicPath(topic, action), { method: 'POST' }).catch(() => undefined);
+  if (response?.status === 401) {
+    signedOut('Your sign-in has expired: sign in again.');
+    return;
+  }
+  if (response === undefined || !response.ok) {
+    ui.topicResult.className = 'result error';
+    ui.topicResult.textContent =
+      response === undefined ? 'Could not reach the server.' : await errorText(response);
+    return;
+  }
+  const answer = await response.json();
+  await refreshTopics();
+  return answer;
+}
+
+async function joinTopic(topic) {
+  if ((await topicAction(topic, 'join')) === undefined) return;
+  ui.topicResult.textContent = `Joined ${topic}: its events arrive on this stream.`;
+  addSystemLine(`Joined ${topic}`, 'topic');
+}
+
+async function leaveTopic(topic) {
+  const answer = await topicAction(topic, 'leave');
+  if (answer === undefined) return;
+  ui.topicResult.textContent = answer.left ? `Left ${topic}.` : `Not a member of ${topic}.`;
+  if (answer.left) addSystemLine(`Left ${topic}`, 'topic');
+}
+
+/** The topic's message, wrapped as the page's other senders wrap theirs. */
+function topicPayload(topic) {
+  return { data: { from: page.userId, topic, body: ui.topicData.value } };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -480,6 +577,7 @@ function signedIn(userId) {
   ui.app.hidden = false;
   if (ui.to.value === '') ui.to.value = userId;
   connect();
+  void refreshTopics();
   clearInterval(page.onlineTimer);
   page.onlineTimer = setInterval(() => void refreshOnline(), ONLINE_REFRESH_MS);
 }
@@ -489,6 +587,7 @@ function signedOut(message) {
   clearInterval(page.onlineTimer);
   clearTimeout(page.refreshSoon);
   page.userId = null;
+  showTopics([]);
   localStorage.removeItem(USER_KEY);
   setState('signed-out');
   ui.whoami.hidden = true;
@@ -523,6 +622,21 @@ ui.sendForm.addEventListener('submit', (event) => {
   void send('/messages', () => ({ to, ...payload(to) }));
 });
 ui.broadcast.addEventListener('click', () => void send('/messages/broadcast', () => payload(null)));
+ui.topicForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  void joinTopic(ui.topic.value.trim());
+});
+function postToTopic() {
+  const topic = ui.topic.value.trim();
+  void send(topicPath(topic, 'messages'), () => topicPayload(topic), ui.topicResult);
+}
+ui.postTopic.addEventListener('click', postToTopic);
+// Enter in the message posts it; Enter in the topic's name joins it (the form's submit).
+ui.topicData.addEventListener('keydown', (event) => {
+  if (event.key !== 'Enter') return;
+  event.preventDefault();
+  postToTopic();
+});
 
 ui.disconnectAll.addEventListener('click', async () => {
   // Cleared first: the sse:close this asks for brings its own notice, maybe before the answer.

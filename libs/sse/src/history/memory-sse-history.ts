@@ -1,41 +1,14 @@
 import type { SseEnvelope } from '../wire/sse-envelope.js';
+import { SseEventRing } from './sse-event-ring.js';
 import {
   planReplay,
   type SseReplay,
   uuidV7Floor,
-  type SseHistoryEntry,
   type SseHistorySource,
   type SseTopicRead,
 } from './sse-replay.js';
 
-/** Kept events of one user (or topic, or of the broadcasts), oldest first. */
-class SseEventRing implements SseHistorySource {
-  entries: SseHistoryEntry[] = [];
-  droppedSeq: string | undefined;
-  /** When the newest dropped event was kept. */
-  droppedAt = 0;
-
-  push(entry: SseHistoryEntry, size: number): void {
-    this.entries.push(entry);
-    if (this.entries.length > size) this.drop(this.entries.shift()!);
-  }
-
-  private drop(entry: SseHistoryEntry): void {
-    this.droppedSeq = entry.envelope.seq;
-    this.droppedAt = entry.at;
-  }
-
-  /** Lets go of the events kept before `cutoff` (ms since the epoch). */
-  prune(cutoff: number): void {
-    let n = 0;
-    while (n < this.entries.length && this.entries[n].at < cutoff) n++;
-    if (n === 0) return;
-    this.drop(this.entries[n - 1]);
-    this.entries.splice(0, n);
-  }
-}
-
-const EMPTY_RING = new SseEventRing();
+const EMPTY_RING = new SseEventRing(1);
 
 /**
  * The in-memory broker's history: a ring per user, one per topic and one for broadcasts,
@@ -49,7 +22,7 @@ const EMPTY_RING = new SseEventRing();
 export class MemorySseHistory {
   private readonly users = new Map<string, SseEventRing>();
   private readonly topics = new Map<string, SseEventRing>();
-  private readonly broadcasts = new SseEventRing();
+  private readonly broadcasts: SseEventRing;
   /** Ids from before this history began sort before it; those of its first millisecond not. */
   private readonly startSeq = uuidV7Floor(Date.now());
   private readonly sweeper: NodeJS.Timeout;
@@ -58,27 +31,28 @@ export class MemorySseHistory {
     private readonly size: number,
     private readonly ttlMs: number,
   ) {
+    this.broadcasts = new SseEventRing(size);
     this.sweeper = setInterval(() => this.sweep(), Math.min(ttlMs, 60_000));
     this.sweeper.unref();
   }
 
   /** Keeps a message for its recipients. */
   append(envelope: SseEnvelope): void {
-    const entry: SseHistoryEntry = { envelope, at: Date.now() };
+    const at = Date.now();
     if (envelope.topic !== undefined) {
       let ring = this.topics.get(envelope.topic);
-      if (ring === undefined) this.topics.set(envelope.topic, (ring = new SseEventRing()));
-      ring.push(entry, this.size);
+      if (ring === undefined) this.topics.set(envelope.topic, (ring = new SseEventRing(this.size)));
+      ring.push(envelope, at);
       return;
     }
     if (envelope.to === null) {
-      this.broadcasts.push(entry, this.size);
+      this.broadcasts.push(envelope, at);
       return;
     }
     for (const userId of envelope.to) {
       let ring = this.users.get(userId);
-      if (ring === undefined) this.users.set(userId, (ring = new SseEventRing()));
-      ring.push(entry, this.size);
+      if (ring === undefined) this.users.set(userId, (ring = new SseEventRing(this.size)));
+      ring.push(envelope, at);
     }
   }
 
@@ -115,10 +89,7 @@ export class MemorySseHistory {
     for (const rings of [this.users, this.topics]) {
       for (const [key, ring] of rings) {
         ring.prune(cutoff);
-        if (
-          ring.entries.length === 0 &&
-          (ring.droppedSeq === undefined || ring.droppedAt < forgetBefore)
-        ) {
+        if (ring.count === 0 && (ring.droppedSeq === undefined || ring.droppedAt < forgetBefore)) {
           rings.delete(key);
         }
       }

@@ -151,8 +151,11 @@ export class SseHub
     const catchUp = resumeFrom === '' && isPromiseLike(ready);
     const firstId = resumable ? resumeFrom : sseId();
     connection.start(firstId, this.options.retry, resumable || catchUp);
-    this.logger.debug(`Connected ${id} of user ${userId}`);
-    this.events$.next({ type: 'connect', userId, connectionId: id, at: Date.now() });
+    // Neither the log line nor the event is made when nobody would read it.
+    if (Logger.isLevelEnabled('debug')) this.logger.debug(`Connected ${id} of user ${userId}`);
+    if (this.events$.observed) {
+      this.events$.next({ type: 'connect', userId, connectionId: id, at: Date.now() });
+    }
 
     if (resumeFrom !== '' && !resumable) {
       connection.gap('unknown', resumeFrom);
@@ -263,8 +266,12 @@ export class SseHub
     }
     if (this.users.get(userId) === undefined) this.topics.forgetUser(userId);
     this.broker.disconnected(userId, id, connection.topics);
-    this.logger.debug(`Disconnected ${id} of user ${userId}: ${reason}`);
-    this.events$.next({ type: 'disconnect', userId, connectionId: id, reason, at: Date.now() });
+    if (Logger.isLevelEnabled('debug')) {
+      this.logger.debug(`Disconnected ${id} of user ${userId}: ${reason}`);
+    }
+    if (this.events$.observed) {
+      this.events$.next({ type: 'disconnect', userId, connectionId: id, reason, at: Date.now() });
+    }
   }
 
   /**

@@ -12,7 +12,14 @@ export const SSE_HEADERS: OutgoingHttpHeaders = {
   'X-Accel-Buffering': 'no',
 };
 
-const SSE_HEADERS_HTTP1: OutgoingHttpHeaders = { ...SSE_HEADERS, Connection: 'keep-alive' };
+/**
+ * The HTTP/1 headers as a flat list of names and values: Node takes such a list as it is,
+ * where it walks an object's keys on every `writeHead`.
+ */
+const SSE_HEADERS_HTTP1: string[] = Object.entries({
+  ...SSE_HEADERS,
+  Connection: 'keep-alive',
+}).flatMap(([name, value]) => [name, String(value)]);
 
 /**
  * Opens a stream on a raw Node response: headers now, then every frame written by a
@@ -50,10 +57,11 @@ export function openDirectStream(
   try {
     response.flushHeaders();
     // On HTTP/2 the socket is the session's, shared by its streams: its idle timeout must
-    // stay, so that the session closes once its streams are over.
+    // stay, so that the session closes once its streams are over. No TCP keep-alive: the
+    // heartbeat already finds a peer that has gone, and its probes would cost two system
+    // calls per connect. `setNoDelay` costs nothing where the server set it on accept.
     if (http1) {
       socket.setNoDelay(true);
-      socket.setKeepAlive(true);
       socket.setTimeout(0);
     }
 

@@ -24,6 +24,7 @@ import { openObservableStream } from './observable-sse.transport.js';
 import { answerClosing, closingMessage } from './sse-closing.answer.js';
 import { resolveRequestTopics } from './sse-topics.request.js';
 import { resolveRequestUser } from './sse-user.resolver.js';
+import { isPromiseLike } from '../hub/sse-replayer.js';
 
 /** Express's request, or Fastify's with the Node request as `raw`. */
 type PlatformRequest = SseRequestLike & { raw?: IncomingMessage };
@@ -77,8 +78,9 @@ const ROUTING_FIELDS = ['next', '_parsedUrl', '_parsedOriginalUrl'];
 
 function releaseRoutingState(request: object): void {
   for (const field of ROUTING_FIELDS) {
-    if (Object.getOwnPropertyDescriptor(request, field)?.writable === true) {
-      (request as Record<string, unknown>)[field] = undefined;
+    // `Reflect.set` leaves alone, without throwing, a field an app made read-only.
+    if ((request as Record<string, unknown>)[field] !== undefined) {
+      Reflect.set(request, field, undefined);
     }
   }
 }
@@ -156,21 +158,37 @@ export function createSseController(
     ) {}
 
     @Get(path)
-    async stream(
+    stream(
       @Req() request: PlatformRequest,
       @Res() response: PlatformResponse,
-    ): Promise<void> {
+    ): void | Promise<void> {
       if (this.hub.isClosing) {
         answerClosing(nodeRequest(request), nodeResponse(response), this.hub.spreadRetry());
         return;
       }
-      const userId = await resolveRequestUser(this.options, request);
-      const topics = await resolveRequestTopics(
-        this.options,
-        request,
-        nodeRequest(request),
-        userId,
-      );
+      // A `resolveUser` that answers at once, for a stream with no topics, opens the stream
+      // in this same turn.
+      const userId = resolveRequestUser(this.options, request);
+      if (typeof userId === 'string') return this.subscribe(userId, request, response);
+      return userId.then((resolved) => this.subscribe(resolved, request, response));
+    }
+
+    private subscribe(
+      userId: string,
+      request: PlatformRequest,
+      response: PlatformResponse,
+    ): void | Promise<void> {
+      const topics = resolveRequestTopics(this.options, request, nodeRequest(request), userId);
+      if (!isPromiseLike(topics)) return this.open(userId, topics, request, response);
+      return topics.then((resolved) => this.open(userId, resolved, request, response));
+    }
+
+    private open(
+      userId: string,
+      topics: readonly string[],
+      request: PlatformRequest,
+      response: PlatformResponse,
+    ): void {
       // Shutdown may have begun while the user was resolved.
       if (this.hub.isClosing) {
         answerClosing(nodeRequest(request), nodeResponse(response), this.hub.spreadRetry());
@@ -185,7 +203,7 @@ export function createSseController(
         nodeResponse(response),
         topics,
       );
-      if (opened !== undefined) releaseRoutingState(request);
+      if (opened !== undefined && request.raw === undefined) releaseRoutingState(request);
     }
   }
   return enhance(SseDirectController, enhancers);

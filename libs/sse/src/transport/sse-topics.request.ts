@@ -11,17 +11,29 @@ import { checkSubscriptions } from '../wire/sse-validate.js';
  * alike. A bad name or more than `maxTopicsPerConnection` is a 400; topics the
  * `authorizeTopics` option refuses, or any topic without that option, a 403.
  */
-export async function resolveRequestTopics(
+export function resolveRequestTopics(
   options: SseResolvedOptions,
   request: SseRequestLike,
   node: IncomingMessage,
   userId: string,
-): Promise<readonly string[]> {
+): readonly string[] | Promise<readonly string[]> {
   const url = node.url ?? '';
   const query = url.indexOf('?');
-  if (query === -1) return [];
+  // Most streams ask for no topic: they are answered in the same turn.
+  if (query === -1) return NO_TOPICS;
   const asked = new URLSearchParams(url.slice(query + 1)).getAll('topic');
-  if (asked.length === 0) return [];
+  if (asked.length === 0) return NO_TOPICS;
+  return authorized(options, request, userId, asked);
+}
+
+const NO_TOPICS: readonly string[] = [];
+
+async function authorized(
+  options: SseResolvedOptions,
+  request: SseRequestLike,
+  userId: string,
+  asked: string[],
+): Promise<readonly string[]> {
   let topics: string[];
   try {
     topics = checkSubscriptions(asked, options.maxTopicsPerConnection);

@@ -7,23 +7,20 @@ import type {
 } from '../sse-broker.interface.js';
 import { uuidV7Floor } from '../../history/sse-replay.js';
 import { SseError } from '../../sse.errors.js';
-import { decodeEntry, decodeSignal } from './redis-sse.codec.js';
 import { closeRedisConnection, firstOutcome } from './redis-sse.connection.js';
 import {
   resolveRedisSseOptions,
   type RedisSseBrokerOptions,
   type RedisSseResolvedOptions,
 } from './redis-sse.options.js';
+import { RedisSseRecentWrites } from './redis-sse.recent-writes.js';
 import { RedisSseReadiness, whenReady } from './redis-sse.readiness.js';
-import { ALL_SCRIPTS } from './redis-sse.scripts.js';
+import { followFailovers, loadScripts } from './redis-sse.failover.js';
+import { deliverSignal } from './redis-sse.signals.js';
 import { openRedisSseSession, type RedisSseSession } from './redis-sse.session.js';
 
 const DISABLED: SseReplay = { events: [], gap: 'disabled' };
 const UNAVAILABLE: SseReplay = { events: [], gap: 'unavailable' };
-
-const TOPICS_NOT_YET =
-  'Topics are not supported by this broker yet. Potential solutions: use the in-memory ' +
-  'broker for topics until this broker implements them.';
 
 /**
  * A broker for many instances on one Redis: every instance's connections get every
@@ -38,6 +35,12 @@ const TOPICS_NOT_YET =
  * reconnects by itself and takes up where it was. See docs/scaling.md for the design and
  * its costs.
  *
+ * On a Redis Cluster (`cluster: { nodes }`, or an ioredis `Cluster` as `redis`), live
+ * events travel by sharded pub/sub, so that a message goes to the one shard of its user;
+ * every script touches one slot. A master that fails over costs a reconnect: the sharded
+ * subscriptions are made again on the new master, and this instance's clients replay what
+ * they missed meanwhile (or are told of a gap).
+ *
  * @example
  * ```ts
  * import { RedisSseBroker } from 'nestjs-sse-hub/redis';
@@ -51,6 +54,8 @@ export class RedisSseBroker implements SseBroker {
   /** Local deliveries wait for the ones before them: publish order holds on this instance. */
   private tail: Promise<unknown> = Promise.resolve();
   private readonly readiness = new RedisSseReadiness(() => this.session?.host.logger);
+  /** On a Redis Cluster: what a failover may have lost. */
+  private readonly recent = new RedisSseRecentWrites();
 
   /**
    * Checks the options; connects only when the module starts (`attach`).
@@ -90,9 +95,15 @@ export class RedisSseBroker implements SseBroker {
           .then((ready) => ready && this.session === session && session.host.reconnectLocal());
       }
     });
-    events.on('message', (channel: string, payload: string) =>
+    events.on(session.cluster ? 'smessage' : 'message', (channel: string, payload: string) =>
       this.receive(session, channel, payload),
     );
+    if (session.cluster) {
+      followFailovers(session, this.recent, {
+        current: () => attached && this.session === session,
+        loadScripts: () => this.loadScripts(session),
+      });
+    }
     for (const client of [commands, events]) {
       client.on('error', (error: unknown) => report('connection', error));
       client.on('close', () => report('connection', new Error('connection closed')));
@@ -106,15 +117,21 @@ export class RedisSseBroker implements SseBroker {
     attached = true;
   }
 
+  /** Loads the scripts on Redis, or on every master of a cluster. */
+  private loadScripts(session: RedisSseSession): Promise<unknown> {
+    return loadScripts(session, (error) => this.readiness.report('script', error));
+  }
+
   /** Runs on every `ready` of the commands connection: the instance (re)joins the cluster. */
   private async commandsReady(session: RedisSseSession): Promise<void> {
     this.readiness.ready(session.commands, session.events);
     const { commands, keys, presence, ledger } = session;
     const report = (what: string) => (error: unknown) => this.readiness.report(what, error);
     await Promise.all([
-      ...ALL_SCRIPTS.map((script) => script.load(commands).catch(report('script'))),
+      this.loadScripts(session),
       commands.set(keys.epoch, uuidV7Floor(Date.now()), 'NX').catch(report('epoch')),
       presence.rewrite(),
+      session.topicPresence.rewrite(),
     ]);
     // After the scripts: the markers are written by one of them.
     await ledger.flush();
@@ -132,12 +149,16 @@ export class RedisSseBroker implements SseBroker {
     const receipt = this.tail
       .then(() => remote)
       .then((others): SsePublishReceipt => {
-        const delivered = session.host.deliver(message);
+        const delivered =
+          message.topic === undefined
+            ? session.host.deliver(message)
+            : session.topics.deliver(message);
         if (typeof others !== 'number') {
           session.ledger.lose(message, others === 'lost');
           return { delivered, stored: false };
         }
         this.readiness.succeeded();
+        if (session.cluster) this.recent.record(message);
         return { delivered: delivered + others, stored: session.host.history.size > 0 };
       });
     this.tail = receipt.catch(() => undefined);
@@ -147,59 +168,40 @@ export class RedisSseBroker implements SseBroker {
   /** A pub/sub message from another instance. */
   private receive(session: RedisSseSession, channel: string, payload: string): void {
     try {
-      this.deliverSignal(session, channel, payload);
+      deliverSignal(session, channel, payload);
     } catch (error) {
       this.readiness.report('delivery', error);
     }
   }
 
-  private deliverSignal(session: RedisSseSession, channel: string, payload: string): void {
-    const { host } = session;
-    const userId = session.keys.userOfChannel(channel);
-    if (userId === undefined) return;
-    const signal = decodeSignal(payload);
-    // This instance's own messages were written to its connections already.
-    if (signal === undefined || signal.origin === session.host.instanceId) return;
-    switch (signal.kind) {
-      case 'disconnect':
-        if (userId !== null) session.host.disconnectLocal(userId);
-        return;
-      case 'lost':
-        // Live events of this instance's clients may be among them: they reconnect and
-        // replay, which reports the gap.
-        session.ledger.heard(signal.lost);
-        if (
-          signal.lost.all !== undefined ||
-          signal.lost.users.some(([u]) => host.localConnections(u) > 0)
-        ) {
-          host.reconnectLocal();
-        }
-        return;
-      case 'message': {
-        const message = decodeEntry(payload, userId === null ? null : [userId], signal.entry);
-        if (message !== undefined) session.host.deliver(message);
-      }
-    }
-  }
-
   /**
-   * The user's kept events after `lastEventId`, read from Redis by `planReplay`, the rule
-   * the in-memory broker follows too. Live events that Redis published before the read
-   * are handled before this resolves, so that the hub drops them as already replayed.
+   * The user's kept events after `lastEventId`, with those of `topics` (the connection's
+   * subscriptions) and of the user's membership windows, read from Redis by `planReplay`,
+   * the rule the in-memory broker follows too. Live events that Redis published before the
+   * read are handled before this resolves, so that the hub drops them as already replayed.
    */
-  async replay(userId: string, lastEventId: string): Promise<SseReplay> {
-    const { commands, host, subscriptions, history } = this.requireSession();
+  async replay(
+    userId: string,
+    lastEventId: string,
+    topics: readonly string[] = [],
+  ): Promise<SseReplay> {
+    const session = this.requireSession();
+    const { commands, host, subscriptions, history } = session;
     if (host.history.size === 0) return DISABLED;
     if (commands.status !== 'ready') return UNAVAILABLE;
     await subscriptions.subscribed(userId);
+    await subscriptions.topicsSubscribed([...topics, ...session.topics.memberships(userId)]);
     let replay: SseReplay;
     try {
-      replay = await history.replay(userId, lastEventId);
+      replay = await history.replay(userId, lastEventId, topics);
     } catch (error) {
       this.readiness.report('replay', error);
       return UNAVAILABLE;
     }
     await subscriptions.caughtUp();
+    // A join told before that read makes a catch-up here, which may write what the replay
+    // holds: the connection still holds live events back, and drops those it replays.
+    await session.topics.caughtUp();
     return replay;
   }
 
@@ -209,20 +211,54 @@ export class RedisSseBroker implements SseBroker {
    * reads what other instances sent before that, so that nothing sent at the instant of
    * connecting is missed.
    */
-  connected(userId: string): Promise<void> | undefined {
+  connected(
+    userId: string,
+    connectionId?: string,
+    topics: readonly string[] = [],
+  ): Promise<void> | undefined {
     const session = this.session;
     if (session === undefined) return undefined;
     const subscribing = session.subscriptions.want(userId);
     session.presence.touch(userId, 1);
+    // On the user's first connection here: its memberships, read once its channel is
+    // subscribed (a join after the read is then told), and the topics' channels.
+    const joining = session.topics.connected(userId, topics, subscribing);
+    if (joining !== undefined) return joining.then(() => undefined);
     return subscribing?.then(() => undefined);
   }
 
   /** A connection of the user closed here: count it; the last one stops the listening. */
-  disconnected(userId: string): void {
+  disconnected(userId: string, connectionId?: string, topics: readonly string[] = []): void {
     const session = this.session;
     if (session === undefined) return;
     session.presence.touch(userId, -1);
+    session.topics.disconnected(userId, topics);
     if (session.host.localConnections(userId) === 0) session.subscriptions.drop(userId);
+  }
+
+  /**
+   * Makes the user a member of `topic` in Redis and tells every instance with the user's
+   * connections; resolves once those here receive the topic. Rejects with
+   * `SseTooManyTopicsError` past `maxTopicsPerUser`, `RedisSseUnavailableError` when Redis
+   * does not answer.
+   */
+  join(userId: string, topic: string): Promise<boolean> {
+    return this.requireSession().topics.join(userId, topic);
+  }
+
+  /** Ends the user's membership of `topic` on every instance; whether it was a member. */
+  leave(userId: string, topic: string): Promise<boolean> {
+    return this.requireSession().topics.leave(userId, topic);
+  }
+
+  /** The user's memberships, from Redis, sorted. */
+  topicsOf(userId: string): Promise<string[]> {
+    return this.requireSession().topics.topicsOf(userId);
+  }
+
+  /** The topic's members, online or not, from Redis, sorted. */
+  members(topic: string): Promise<string[]> {
+    return this.requireSession().topics.members(topic);
   }
 
   /** Ends the user's connections here and tells the other instances to end theirs. */
@@ -257,7 +293,7 @@ export class RedisSseBroker implements SseBroker {
     await this.tail;
     this.readiness.close();
     session.ledger.stop();
-    await session.presence.leave();
+    await Promise.all([session.presence.leave(), session.topicPresence.leave()]);
     await Promise.all([
       closeRedisConnection(session.commands, this.options.commandTimeoutMs),
       closeRedisConnection(session.events, this.options.commandTimeoutMs),
@@ -273,25 +309,5 @@ export class RedisSseBroker implements SseBroker {
       );
     }
     return this.session;
-  }
-
-  /** Topics are not supported by this broker yet: rejects with `SseError`. */
-  join(): Promise<boolean> {
-    return Promise.reject(new SseError(TOPICS_NOT_YET));
-  }
-
-  /** Topics are not supported by this broker yet: rejects with `SseError`. */
-  leave(): Promise<boolean> {
-    return Promise.reject(new SseError(TOPICS_NOT_YET));
-  }
-
-  /** Topics are not supported by this broker yet: rejects with `SseError`. */
-  topicsOf(): Promise<string[]> {
-    return Promise.reject(new SseError(TOPICS_NOT_YET));
-  }
-
-  /** Topics are not supported by this broker yet: rejects with `SseError`. */
-  members(): Promise<string[]> {
-    return Promise.reject(new SseError(TOPICS_NOT_YET));
   }
 }

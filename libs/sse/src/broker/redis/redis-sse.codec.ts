@@ -11,11 +11,15 @@ export function encodeEntry(message: SseEnvelope): string {
   return `${message.seq}\n${id}\n${message.event ?? ''}\n${message.data}`;
 }
 
-/** Reads an entry back, for the given recipients; `undefined` when it is not one. */
+/**
+ * Reads an entry back, for the given recipients (`null` and a `topic` for a topic's
+ * event); `undefined` when it is not one.
+ */
 export function decodeEntry(
   entry: string,
   to: readonly string[] | null,
   from = 0,
+  topic?: string,
 ): SseEnvelope | undefined {
   const a = entry.indexOf('\n', from);
   const b = a === -1 ? -1 : entry.indexOf('\n', a + 1);
@@ -24,7 +28,8 @@ export function decodeEntry(
   const seq = entry.slice(from, a);
   const id = b === a + 1 ? seq : entry.slice(a + 1, b);
   const event = c === b + 1 ? undefined : entry.slice(b + 1, c);
-  return { id, seq, event, data: entry.slice(c + 1), to };
+  const data = entry.slice(c + 1);
+  return topic === undefined ? { id, seq, event, data, to } : { id, seq, event, data, to, topic };
 }
 
 /** Events an instance sent but Redis did not take: the newest seq per user, or of everyone. */
@@ -36,17 +41,37 @@ export interface RedisSseLostEvents {
 }
 
 /**
- * A pub/sub message, read: a message (`m<origin>\n<entry>`), a disconnect (`x<origin>`), or
- * news of events that Redis did not take (`l<origin>\n<all seq>\n<user>\n<seq>...`).
+ * A pub/sub message, read: a message (`m<origin>\n<entry>`), a disconnect (`x<origin>`),
+ * news of events that Redis did not take (`l<origin>\n<all seq>\n<user>\n<seq>...`), or a
+ * change of the user's memberships, numbered by their version: a join
+ * (`j<origin>\n<version>\n<topic>\n<from>`, written by the join script) or a leave
+ * (`p<origin>\n<version>\n<topic>`).
  */
 export type RedisSseSignal =
   | { readonly kind: 'message'; readonly origin: string; readonly entry: number }
+  | RedisSseMembershipSignal
   | { readonly kind: 'disconnect'; readonly origin: string }
   | { readonly kind: 'lost'; readonly origin: string; readonly lost: RedisSseLostEvents };
+
+/** A join or leave, told on the user's channel. */
+export interface RedisSseMembershipSignal {
+  readonly kind: 'join' | 'leave';
+  readonly origin: string;
+  readonly version: number;
+  readonly topic: string;
+  /** The join's seq (joins only). */
+  readonly from: string;
+}
 
 /** Reads the head of a pub/sub message; `entry` is where a message's entry starts. */
 export function decodeSignal(payload: string): RedisSseSignal | undefined {
   const kind = payload.charAt(0);
+  if (kind === 'j' || kind === 'p') {
+    const [origin, version, topic, from = ''] = payload.slice(1).split('\n');
+    if (topic === undefined) return undefined;
+    const joined = kind === 'j' ? 'join' : 'leave';
+    return { kind: joined, origin, version: Number(version), topic, from };
+  }
   if (kind === 'x') return { kind: 'disconnect', origin: payload.slice(1) };
   if (kind === 'l') return decodeLost(payload);
   if (kind !== 'm') return undefined;

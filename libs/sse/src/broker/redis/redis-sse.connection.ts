@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { RedisSseResolvedOptions } from './redis-sse.options.js';
 
 /**
@@ -21,19 +21,54 @@ const BROKER_CONNECTION: RedisOptions = {
   disconnectTimeout: 0,
 };
 
+/**
+ * A connection of the broker: to one Redis server, or to a Redis Cluster (then the
+ * commands go to the master of their slot, and pub/sub is sharded).
+ */
+export type RedisSseClient = Redis | Cluster;
+
+/** Whether a connection is to a Redis Cluster. */
+export function isCluster(client: RedisSseClient): client is Cluster {
+  return client instanceof Cluster || (client as { isCluster?: boolean }).isCluster === true;
+}
+
 /** One of the broker's two connections: `commands`, or `events` (pub/sub). */
 export function openRedisConnection(
   options: RedisSseResolvedOptions,
   role: 'commands' | 'events',
   instanceId: string,
-): Redis {
+): RedisSseClient {
   const settings: RedisOptions = {
     ...BROKER_CONNECTION,
     commandTimeout: options.commandTimeoutMs,
     connectionName: `sse:${role}:${instanceId}`,
   };
-  return options.redis !== undefined
-    ? options.redis.duplicate(settings)
+  const given = options.redis;
+  if (options.cluster !== undefined || (given !== undefined && isCluster(given))) {
+    const { enableOfflineQueue, lazyConnect, ...nodeSettings } = settings;
+    const clusterSettings: ClusterOptions = {
+      enableOfflineQueue,
+      lazyConnect,
+      // Sharded pub/sub: one subscriber connection per master, each holding the channels
+      // of its slots, made again on the new master after a failover.
+      shardedSubscribers: role === 'events',
+      keyPrefix: '',
+    };
+    if (given !== undefined && isCluster(given)) {
+      return given.duplicate(undefined, {
+        ...clusterSettings,
+        redisOptions: { ...given.options.redisOptions, ...nodeSettings },
+      });
+    }
+    const cluster = options.cluster!;
+    return new Cluster(cluster.nodes, {
+      ...cluster.options,
+      ...clusterSettings,
+      redisOptions: { ...cluster.options.redisOptions, ...nodeSettings },
+    });
+  }
+  return given !== undefined
+    ? (given as Redis).duplicate(settings)
     : new Redis(options.url, settings);
 }
 
@@ -43,15 +78,15 @@ export function clientKeyPrefix(options: RedisSseResolvedOptions): string {
 }
 
 /** The database a client uses: pub/sub channels carry it, as pub/sub ignores databases. */
-export function clientDatabase(client: Redis): number {
-  return client.options.db ?? 0;
+export function clientDatabase(client: RedisSseClient): number {
+  return isCluster(client) ? 0 : (client.options.db ?? 0);
 }
 
 /**
  * Resolves at the first outcome of a connection attempt, `true` once ready, `false` once
  * it failed or `timeoutMs` passed: start-up goes on either way, without Redis if need be.
  */
-export function firstOutcome(client: Redis, timeoutMs: number): Promise<boolean> {
+export function firstOutcome(client: RedisSseClient, timeoutMs: number): Promise<boolean> {
   if (client.status === 'ready') return Promise.resolve(true);
   return new Promise((resolve) => {
     const done = (ready: boolean): void => {
@@ -76,7 +111,10 @@ export function firstOutcome(client: Redis, timeoutMs: number): Promise<boolean>
  * when connected, QUIT (answers to commands already sent come first) and wait for the
  * socket to close (`timeoutMs` at most); otherwise stop reconnecting at once.
  */
-export async function closeRedisConnection(client: Redis, timeoutMs: number): Promise<void> {
+export async function closeRedisConnection(
+  client: RedisSseClient,
+  timeoutMs: number,
+): Promise<void> {
   if (client.status === 'end') return;
   if (client.status === 'ready') {
     let timer: NodeJS.Timeout | undefined;

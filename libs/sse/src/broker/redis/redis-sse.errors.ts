@@ -15,3 +15,15 @@ export class RedisSseBrokerOptionsError extends SseError {
     );
   }
 }
+
+/** Redis did not answer a request that only Redis can answer (a join, a membership list). */
+export class RedisSseUnavailableError extends SseError {
+  override readonly name = 'RedisSseUnavailableError';
+
+  constructor(reason: string) {
+    super(
+      `Redis did not answer (${reason}). Potential solutions: try again once Redis is back ` +
+        `(the broker reconnects by itself); check REDIS_URL and that Redis accepts writes.`,
+    );
+  }
+}

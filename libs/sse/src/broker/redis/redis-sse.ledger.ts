@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import type { SseEnvelope } from '../sse-broker.interface.js';
 import { encodeLost, type RedisSseLostEvents } from './redis-sse.codec.js';
+import type { RedisSseClient } from './redis-sse.connection.js';
 import type { RedisSseKeys } from './redis-sse.keys.js';
 import type { RedisSsePublisher } from './redis-sse.publisher.js';
 import { MARK_DROPPED } from './redis-sse.scripts.js';
@@ -44,7 +44,7 @@ export class RedisSseLedger {
   private readonly timer: NodeJS.Timeout;
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisSseClient,
     private readonly keys: RedisSseKeys,
     private readonly publisher: RedisSsePublisher,
     private readonly instanceId: string,
@@ -108,8 +108,10 @@ export class RedisSseLedger {
     }
     await this.announce([...this.unmarked].filter(([, lost]) => lost.sure && !lost.announced));
     const pending = [...this.unmarked];
-    for (let i = 0; i < pending.length; i += MARKERS_PER_SCRIPT) {
-      const chunk = pending.slice(i, i + MARKERS_PER_SCRIPT);
+    // On a cluster, markers are in different slots: one script each.
+    const perScript = this.keys.cluster ? 1 : MARKERS_PER_SCRIPT;
+    for (let i = 0; i < pending.length; i += perScript) {
+      const chunk = pending.slice(i, i + perScript);
       const args: (string | number)[] = [2 * this.history.ttlMs];
       for (const [recipient, lost] of chunk)
         args.push(lost.seq, lost.sure ? '' : this.stream(recipient));
@@ -147,10 +149,7 @@ export class RedisSseLedger {
       else users.push([recipient, lost.seq]);
     }
     try {
-      await this.client.publish(
-        this.keys.broadcastChannel,
-        encodeLost(this.instanceId, { all, users }),
-      );
+      await this.publisher.tellAll(encodeLost(this.instanceId, { all, users }));
       for (const [, lost] of entries) lost.announced = true;
     } catch (error) {
       this.onError('publish', error);

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, ClusterNode, ClusterOptions, Redis } from 'ioredis';
 import { RedisSseBrokerOptionsError } from './redis-sse.errors.js';
 
 /** Options of `new RedisSseBroker(options)`. Every option is optional. */
@@ -14,7 +14,14 @@ export interface RedisSseBrokerOptions {
    * copies with `duplicate()` for its own two connections. The client itself is neither
    * used nor closed by the broker. Its `keyPrefix`, if any, goes before `keyPrefix`.
    */
-  redis?: Redis;
+  redis?: Redis | Cluster;
+  /**
+   * A Redis Cluster (Redis 7 or later) to use instead of one server: its seed nodes
+   * (`{ host, port }` or `'host:port'`) and, optionally, ioredis `Cluster` options (TLS,
+   * password in `redisOptions`, `natMap`). Live events then travel by sharded pub/sub, and
+   * every script touches one slot (see docs/scaling.md). Give `cluster`, `url` or `redis`.
+   */
+  cluster?: { nodes: readonly (ClusterNode | string)[]; options?: ClusterOptions };
   /**
    * Start of every key and pub/sub channel the broker uses. Applications (or tests) that
    * share a Redis server and must not see each other's users take different prefixes.
@@ -54,7 +61,9 @@ export const REDIS_SSE_BROKER_DEFAULTS = {
 /** The options in force, defaults applied and checked. */
 export interface RedisSseResolvedOptions {
   readonly url: string;
-  readonly redis: Redis | undefined;
+  readonly redis: Redis | Cluster | undefined;
+  /** Seed nodes and options of a Redis Cluster, when the broker runs on one. */
+  readonly cluster: { readonly nodes: ClusterNode[]; readonly options: ClusterOptions } | undefined;
   readonly keyPrefix: string;
   readonly presenceTtlMs: number;
   readonly presenceHeartbeatMs: number;
@@ -85,6 +94,7 @@ export function resolveRedisSseOptions(options: RedisSseBrokerOptions): RedisSse
   if (options.url !== undefined && options.redis !== undefined) {
     throw new RedisSseBrokerOptionsError('url', 'and "redis" exclude each other: give one');
   }
+  const cluster = resolveCluster(options);
   const url = options.url ?? REDIS_SSE_BROKER_DEFAULTS.url;
   if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
     throw new RedisSseBrokerOptionsError(
@@ -94,7 +104,10 @@ export function resolveRedisSseOptions(options: RedisSseBrokerOptions): RedisSse
   }
   const redis = options.redis;
   if (redis !== undefined && typeof redis?.duplicate !== 'function') {
-    throw new RedisSseBrokerOptionsError('redis', 'must be an ioredis client (new Redis(...))');
+    throw new RedisSseBrokerOptionsError(
+      'redis',
+      'must be an ioredis client (new Redis(...) or new Cluster(...))',
+    );
   }
   const keyPrefix = options.keyPrefix ?? REDIS_SSE_BROKER_DEFAULTS.keyPrefix;
   if (typeof keyPrefix !== 'string' || /[{}]/.test(keyPrefix)) {
@@ -122,6 +135,7 @@ export function resolveRedisSseOptions(options: RedisSseBrokerOptions): RedisSse
   return {
     url,
     redis,
+    cluster,
     keyPrefix,
     presenceTtlMs,
     presenceHeartbeatMs,
@@ -130,4 +144,40 @@ export function resolveRedisSseOptions(options: RedisSseBrokerOptions): RedisSse
       options.commandTimeoutMs ?? REDIS_SSE_BROKER_DEFAULTS.commandTimeoutMs,
     ),
   };
+}
+
+/** Checks `cluster`: seeds as `{ host, port }` or `host:port`, and no `url` or `redis` with it. */
+function resolveCluster(options: RedisSseBrokerOptions): RedisSseResolvedOptions['cluster'] {
+  const cluster = options.cluster;
+  if (cluster === undefined) return undefined;
+  if (options.url !== undefined || options.redis !== undefined) {
+    throw new RedisSseBrokerOptionsError('cluster', 'excludes "url" and "redis": give one');
+  }
+  const nodes = typeof cluster === 'object' && cluster !== null ? cluster.nodes : undefined;
+  if (!Array.isArray(nodes) || nodes.length === 0) {
+    throw new RedisSseBrokerOptionsError(
+      'cluster',
+      'must be { nodes: [...] } with at least one seed node, such as { host: "10.0.0.1", port: 7000 }',
+    );
+  }
+  return {
+    nodes: nodes.map((node: unknown) => seedNode(node)),
+    options: cluster.options ?? {},
+  };
+}
+
+function seedNode(node: unknown): ClusterNode {
+  if (typeof node === 'string') {
+    const match = /^(.+):(\d{1,5})$/.exec(node.trim());
+    if (match !== null) return { host: match[1], port: Number(match[2]) };
+  } else if (typeof node === 'object' && node !== null) {
+    const { host, port } = node as { host?: unknown; port?: unknown };
+    if (typeof host === 'string' && typeof port === 'number' && Number.isInteger(port)) {
+      return { host, port };
+    }
+  }
+  throw new RedisSseBrokerOptionsError(
+    'cluster',
+    `has a seed node that is neither "host:port" nor { host, port }: ${JSON.stringify(node)}`,
+  );
 }

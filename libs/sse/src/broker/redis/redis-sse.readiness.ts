@@ -1,5 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import type { RedisSseClient } from './redis-sse.connection.js';
 
 /**
  * Whether Redis answered a failed command at all, so that it surely did not run: any error
@@ -20,7 +20,7 @@ export function writeRefused(error: unknown): boolean {
 /**
  * Resolves true once the connection is ready (at once if it is), false if it ends first.
  */
-export function whenReady(client: Redis): Promise<boolean> {
+export function whenReady(client: RedisSseClient): Promise<boolean> {
   if (client.status === 'ready') return Promise.resolve(true);
   return new Promise((resolve) => {
     const ready = (): void => {
@@ -79,7 +79,7 @@ export class RedisSseReadiness {
   }
 
   /** A connection became ready: says so once both are, after a reported failure. */
-  ready(commands: Redis, events: Redis): void {
+  ready(commands: RedisSseClient, events: RedisSseClient): void {
     if (!this.failing || this.closing) return;
     if (commands.status !== 'ready' || events.status !== 'ready') return;
     this.failing = false;

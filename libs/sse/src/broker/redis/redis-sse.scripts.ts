@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisSseClient } from './redis-sse.connection.js';
 
 /**
  * A Lua script run by its SHA1 (`EVALSHA`), sent in full once when Redis does not know it
@@ -16,8 +17,13 @@ export class RedisSseScript {
    * Sends the script to Redis. Done first thing on every connect: were a script first sent
    * by the NOSCRIPT fallback, a message could overtake another.
    */
-  load(client: Redis): Promise<unknown> {
+  load(client: RedisSseClient): Promise<unknown> {
     return client.script('LOAD', this.lua);
+  }
+
+  /** The same script publishing by `SPUBLISH` (sharded pub/sub, on a Redis Cluster). */
+  sharded(): RedisSseScript {
+    return new RedisSseScript(this.lua.replaceAll("redis.call('PUBLISH'", "redis.call('SPUBLISH'"));
   }
 
   /** Adds the script to a MULTI or pipeline, in full or by SHA1. */
@@ -33,7 +39,7 @@ export class RedisSseScript {
   }
 
   async run(
-    client: Redis,
+    client: RedisSseClient,
     keys: readonly string[],
     args: readonly (string | number)[],
   ): Promise<unknown> {
@@ -46,11 +52,11 @@ export class RedisSseScript {
   }
 }
 
-/*
- * Shared by the scripts. Time is Redis's own (TIME), so that instances whose clocks
+/**
+ * Lua shared by the scripts (here and in `redis-sse.topic-scripts.ts`). Time is Redis's own (TIME), so that instances whose clocks
  * differ still agree on who is alive and on what has expired.
  */
-const COMMON = `
+export const COMMON = `
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
