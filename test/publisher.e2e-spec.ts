@@ -42,8 +42,7 @@ const kinds = [
   {
     kind: 'redis' as const,
     available: redis.available,
-    // The Redis broker rejects topic calls until its topics land; then this turns true.
-    topics: false,
+    topics: true,
     url: TEST_REDIS_URL,
     broker: (prefix: string): SseBroker =>
       new RedisSseBroker({ url: TEST_REDIS_URL, keyPrefix: prefix }),
