@@ -9,6 +9,7 @@ export default defineConfig({
     alias: [
       { find: /^nestjs-sse-hub\/redis$/, replacement: here('./libs/sse/src/redis.ts') },
       { find: /^nestjs-sse-hub\/nats$/, replacement: here('./libs/sse/src/nats.ts') },
+      { find: /^nestjs-sse-hub\/publisher$/, replacement: here('./libs/sse/src/publisher.ts') },
       { find: /^nestjs-sse-hub\/testing$/, replacement: here('./libs/sse/src/testing.ts') },
       { find: /^nestjs-sse-hub\/terminus$/, replacement: here('./libs/sse/src/terminus.ts') },
       { find: /^nestjs-sse-hub$/, replacement: here('./libs/sse/src/index.ts') },

@@ -37,7 +37,11 @@ describe.skipIf(!nats.available)('two demo instances on one NATS', () => {
     if (!nats.available) return;
     const admin = await connect({ servers: TEST_NATS_URL });
     const jsm = await jetstreamManager(admin);
-    for (const name of [`${natsPrefix}-history`, `KV_${natsPrefix}-presence`]) {
+    for (const name of [
+      `${natsPrefix}-history`,
+      `KV_${natsPrefix}-presence`,
+      `KV_${natsPrefix}-topics`,
+    ]) {
       await jsm.streams.delete(name).catch(() => false);
     }
     await admin.close();

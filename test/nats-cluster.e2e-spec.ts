@@ -37,7 +37,7 @@ describe.skipIf(!nats.available)('several instances on one NATS', () => {
   afterAll(async () => {
     const jsm = await jetstreamManager(admin);
     for (const used of prefixes) {
-      for (const name of [`${used}-history`, `KV_${used}-presence`]) {
+      for (const name of [`${used}-history`, `KV_${used}-presence`, `KV_${used}-topics`]) {
         await jsm.streams.delete(name).catch(() => false);
       }
     }

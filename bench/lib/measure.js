@@ -7,7 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Child, placement } from './proc.js';
-import { forgetRedisKeys } from './servers.js';
+import { forgetNatsStreams, forgetRedisKeys } from './servers.js';
 import { connectRate, round, roundTo, spread } from './stats.js';
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
@@ -29,7 +29,11 @@ export async function startProcesses(server) {
   const started = [];
   const stop = async () => {
     await Promise.all(started.map((child) => child.stop()));
-    if (server.instances > 1) await forgetRedisKeys(prefix).catch(() => {});
+    if (server.env?.BENCH_NATS_URL !== undefined) {
+      await forgetNatsStreams(prefix).catch(() => {});
+    } else if (server.instances > 1) {
+      await forgetRedisKeys(prefix).catch(() => {});
+    }
   };
   try {
     for (let i = 0; i < (server.instances ?? 1); i++) {

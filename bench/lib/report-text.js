@@ -13,6 +13,8 @@ export const SERVER_NOTES = [
   '- `nestjs-sse-hub:fastify`: the defaults on Fastify.',
   '- `nestjs-sse-hub+redis`: two instances on one Redis, the client connected to one, the ' +
     'sender on the other.',
+  '- `nestjs-sse-hub+nats`: the same two instances on one NATS server with JetStream ' +
+    '(history in a memory stream).',
   '- `nestjs-sse-hub:http-publish`: the defaults on Fastify, with messages coming over HTTP ' +
     'to the smallest NestJS route (`POST /pub/:channel`, `all` broadcasts) from a publisher ' +
     'process: the same path as `nchan`, for a fair comparison with it.',
@@ -53,6 +55,9 @@ export const TIME_NOTES = [
   '- `nestjs-sse-hub+redis`: a Redis round trip per message (the history written by a script, ' +
     "then the fan-out), its CPU split between the two instances; Redis's own time is not " +
     'counted here (see `bench/redis-throughput.js`).',
+  '- `nestjs-sse-hub+nats`: a JetStream publish per message, acknowledged once kept, then the ' +
+    "core fan-out to the instance that has the user; the NATS server's own time is not counted " +
+    'here (see `bench/nats-throughput.js`).',
   "- `nestjs-sse-hub:http-publish`: an HTTP request per message on top of the send: Node's " +
     "parser, Fastify's router and JSON body parser, NestJS's execution context, and a " +
     'second socket write per message, the answer to the publisher.',

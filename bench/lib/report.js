@@ -118,6 +118,7 @@ const COLORS = {
   'nestjs-sse-hub:observable': '#60a5fa',
   'nestjs-sse-hub:fastify': '#059669',
   'nestjs-sse-hub+redis': '#7c3aed',
+  'nestjs-sse-hub+nats': '#a21caf',
   'nestjs-sse-hub:http-publish': '#0891b2',
   nchan: '#be185d',
 };

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 
 export const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+export const NATS_URL = process.env.NATS_URL || 'nats://127.0.0.1:4222';
 const HUB = here('../servers/nestjs-sse-hub.js');
 const NGINX = '/usr/sbin/nginx';
 const NCHAN_MODULE = '/usr/lib/nginx/modules/ngx_nchan_module.so';
@@ -37,6 +38,13 @@ export const SERVERS = [
     env: { BENCH_REDIS_URL: REDIS_URL },
     instances: 2,
     unavailable: redisUnavailable,
+  },
+  {
+    name: 'nestjs-sse-hub+nats',
+    script: HUB,
+    env: { BENCH_NATS_URL: NATS_URL },
+    instances: 2,
+    unavailable: natsUnavailable,
   },
   {
     name: 'nestjs-sse-hub:http-publish',
@@ -89,6 +97,48 @@ async function redisUnavailable() {
     return `no Redis answered at ${hostname}:${port || 6379} (${reason})`;
   } finally {
     redis.disconnect();
+  }
+}
+
+async function natsUnavailable() {
+  if (!existsSync(here('../../libs/sse/dist/nats.js'))) {
+    return 'the NATS broker (nestjs-sse-hub/nats) is not built';
+  }
+  const { connect } = await import('@nats-io/transport-node');
+  try {
+    const nc = await connect({ servers: NATS_URL, timeout: 1000, reconnect: false });
+    try {
+      const { jetstreamManager } = await import('@nats-io/jetstream');
+      await jetstreamManager(nc, { timeout: 1000 });
+    } finally {
+      await nc.close();
+    }
+    return null;
+  } catch (error) {
+    const { hostname, port } = new URL(NATS_URL);
+    const reason = error instanceof Error ? error.message : String(error);
+    return `no NATS with JetStream answered at ${hostname}:${port || 4222} (${reason})`;
+  }
+}
+
+/** The NATS prefix of a run: its Redis prefix in the characters a subject token allows. */
+export function natsPrefix(prefix) {
+  return prefix.replace(/[^A-Za-z0-9_-]/g, '-').replace(/-+$/, '');
+}
+
+/** Deletes the stream and buckets a run of two instances left in NATS under its prefix. */
+export async function forgetNatsStreams(prefix) {
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const nc = await connect({ servers: NATS_URL, timeout: 1000, reconnect: false });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const name = natsPrefix(prefix);
+    for (const stream of [`${name}-history`, `KV_${name}-presence`, `KV_${name}-topics`]) {
+      await jsm.streams.delete(stream).catch(() => false);
+    }
+  } finally {
+    await nc.close();
   }
 }
 

@@ -2,6 +2,7 @@
  * The library with its defaults, on Express unless told otherwise. Variants, from the
  * runner's environment: `BENCH_TRANSPORT` (`direct`, `observable`), `BENCH_PLATFORM`
  * (`express`, `fastify`), `BENCH_REDIS_URL` and `BENCH_REDIS_PREFIX` (the Redis broker),
+ * `BENCH_NATS_URL` (the NATS broker, its prefix made of `BENCH_REDIS_PREFIX`),
  * `BENCH_PUBLISH=http` (messages come over HTTP, `POST /pub/<user id>` or `/pub/all`, from
  * bench/publisher.js: what nchan's publisher is measured with).
  */
@@ -14,9 +15,16 @@ import { requestUser, serve } from './harness.js';
 const transport = process.env.BENCH_TRANSPORT || undefined;
 const platform = process.env.BENCH_PLATFORM || 'express';
 const redisUrl = process.env.BENCH_REDIS_URL || undefined;
+const natsUrl = process.env.BENCH_NATS_URL || undefined;
 const publishOverHttp = process.env.BENCH_PUBLISH === 'http';
 
 async function brokerOption() {
+  if (natsUrl !== undefined) {
+    const { NatsSseBroker } = await import('nestjs-sse-hub/nats');
+    const { natsPrefix } = await import('../lib/servers.js');
+    const prefix = natsPrefix(process.env.BENCH_REDIS_PREFIX ?? 'sse-bench');
+    return { broker: new NatsSseBroker({ servers: natsUrl, prefix, storage: 'memory' }) };
+  }
   if (redisUrl === undefined) return {};
   const { RedisSseBroker } = await import('nestjs-sse-hub/redis');
   return {

@@ -21,7 +21,7 @@ const nats = await natsRequirement();
 async function deleteStreams(nc: NatsConnection, prefixes: Iterable<string>): Promise<void> {
   const jsm = await jetstreamManager(nc);
   for (const prefix of prefixes) {
-    for (const name of [`${prefix}-history`, `KV_${prefix}-presence`]) {
+    for (const name of [`${prefix}-history`, `KV_${prefix}-presence`, `KV_${prefix}-topics`]) {
       await jsm.streams.delete(name).catch(() => false);
     }
   }
@@ -105,7 +105,6 @@ describe.skipIf(!nats.available)('NatsSseBroker on a real NATS', () => {
   describeSseBroker('NatsSseBroker', {
     create: () =>
       new NatsSseBroker({ servers: TEST_NATS_URL, prefix: freshPrefix(), storage: 'memory' }),
-    topics: false,
     cleanup: async () => {
       await deleteStreams(admin, prefixes);
       prefixes.clear();

@@ -5,7 +5,12 @@ import type {
   SsePublishReceipt,
   SseReplay,
 } from '../sse-broker.interface.js';
-import { planReplay, uuidV7Floor } from '../../history/sse-replay.js';
+import {
+  planReplay,
+  topicReads,
+  uuidV7Floor,
+  type SseHistorySource,
+} from '../../history/sse-replay.js';
 import { SseError } from '../../sse.errors.js';
 import { answersWithin } from '../sse-broker-ping.js';
 import { encodeDisconnect, encodeEntry, messageHead } from '../redis/redis-sse.codec.js';
@@ -22,16 +27,12 @@ import { NatsSseSubjects } from './nats-sse.subjects.js';
 const DISABLED: SseReplay = { events: [], gap: 'disabled' };
 const UNAVAILABLE: SseReplay = { events: [], gap: 'unavailable' };
 
-const TOPICS_NOT_YET =
-  'Topics are not supported by this broker yet. Potential solutions: use the in-memory ' +
-  'broker for topics until this broker implements them.';
-
 /**
  * A broker for many instances on NATS: history in a JetStream stream, live events on core
- * subjects, presence in a KV bucket. Instances act as one: every connection gets every
- * message of its user once and in order, a client that reconnects to another instance
- * replays what it missed, and `isOnline`, `onlineUsers` and `delivered` count every live
- * instance.
+ * subjects, presence in a KV bucket, topic memberships in another. Instances act as one:
+ * every connection gets every message of its user and of its topics once and in order, a
+ * client that reconnects to another instance replays what it missed, and `isOnline`,
+ * `onlineUsers` and `delivered` count every live instance.
  *
  * When NATS is out of reach, each instance keeps serving its own connections (`stored:
  * false`, the local `delivered`); once it is back, the instance's clients reconnect and
@@ -103,13 +104,19 @@ export class NatsSseBroker implements SseBroker {
     if (!session.up || parts === undefined) return undefined;
     const { nc, js } = parts;
     const payload = messageHead(host.instanceId) + encodeEntry(message);
-    const subjects =
-      message.to === null
-        ? [this.subjects.broadcast]
-        : message.to.map((u) => this.subjects.user(u));
+    let subjects: string[];
     let others = 0;
-    if (message.to === null) others = presence.remoteTotal();
-    else for (const userId of message.to) others += presence.remoteConnections(userId);
+    if (message.topic !== undefined) {
+      // One subject, one count: the members are never looked at.
+      subjects = [this.subjects.topic(message.topic)];
+      others = session.topics.presence.remoteConnections(message.topic);
+    } else if (message.to === null) {
+      subjects = [this.subjects.broadcast];
+      others = presence.remoteTotal();
+    } else {
+      subjects = message.to.map((u) => this.subjects.user(u));
+      for (const userId of message.to) others += presence.remoteConnections(userId);
+    }
     try {
       if (host.history.size === 0) {
         for (const subject of subjects) nc.publish(subject, payload);
@@ -126,23 +133,41 @@ export class NatsSseBroker implements SseBroker {
 
   /**
    * The user's kept events after `lastEventId`, read from the stream by `planReplay`, the
-   * rule every broker follows. The user's subscription is in place first; live events that
-   * reach this instance while the stream is read are dropped by the hub as replayed.
+   * rule every broker follows: the user's own, the broadcasts, the subscribed topics' and
+   * the memberships' within their windows. The user's subscription is in place first; live
+   * events that reach this instance while the stream is read are dropped by the hub as
+   * replayed.
    */
-  async replay(userId: string, lastEventId: string): Promise<SseReplay> {
+  async replay(
+    userId: string,
+    lastEventId: string,
+    topics: readonly string[] = [],
+  ): Promise<SseReplay> {
     const session = this.requireSession();
     const { host, parts } = session;
     if (host.history.size === 0) return DISABLED;
-    if (!session.up || parts === undefined) return UNAVAILABLE;
+    const store = session.topics.store;
+    if (!session.up || parts === undefined || store === undefined) return UNAVAILABLE;
     const { history, subscriptions, nc } = parts;
     await subscriptions.subscribed(userId);
-    let own: NatsSseHistoryRead;
-    let all: NatsSseHistoryRead;
+    const reads: NatsSseHistoryRead[] = [];
+    const sources: SseHistorySource[] = [];
     try {
-      [own, all] = await Promise.all([
+      const plan = topicReads(topics, await store.windows(userId));
+      const names = [...new Set(plan.map((read) => read.topic))];
+      const [own, all, ...topical] = await Promise.all([
         history.read(this.subjects.user(userId), this.subjects.userLost(userId), [userId]),
         history.read(this.subjects.broadcast, this.subjects.broadcastLost, null),
+        ...names.map((t) =>
+          history.read(this.subjects.topic(t), this.subjects.topicLost(t), null, t),
+        ),
       ]);
+      reads.push(own, all, ...topical);
+      sources.push(own, all);
+      const byTopic = new Map(names.map((name, i) => [name, topical[i]]));
+      for (const { topic, after, until } of plan) {
+        sources.push({ ...(byTopic.get(topic) ?? { entries: [] }), after, until });
+      }
       // Acknowledgements of this instance's own messages come before now: delivered first.
       await nc.flush();
     } catch (error) {
@@ -150,30 +175,58 @@ export class NatsSseBroker implements SseBroker {
       return UNAVAILABLE;
     }
     // A resume id that only the spare still holds is placed by its seq.
-    const spare = [...own.spare, ...all.spare].find((e) => e.envelope.id === lastEventId);
+    const spare = reads.flatMap((read) => read.spare).find((e) => e.envelope.id === lastEventId);
     const horizon = uuidV7Floor(Date.now() - host.history.ttlMs);
     return planReplay(
       spare?.envelope.seq ?? lastEventId,
-      [own, all],
+      sources,
       history.epoch > horizon ? history.epoch : horizon,
     );
   }
 
-  /** A connection of the user opened here: listen to the user's subject, count it. */
-  connected(userId: string): Promise<void> | undefined {
+  /**
+   * A connection of the user opened here: listen to the user's subject and its topics',
+   * count it; on the user's first connection here, its memberships are read and applied.
+   */
+  async connected(
+    userId: string,
+    _connectionId?: string,
+    topics: readonly string[] = [],
+  ): Promise<void> {
     const session = this.session;
-    if (session === undefined) return undefined;
+    if (session === undefined) return;
     const subscribing = session.parts?.subscriptions.want(userId, session.up);
     session.presence.touch(userId);
-    return subscribing;
+    await Promise.all([subscribing, session.topics.connected(userId, topics)]);
   }
 
   /** A connection of the user closed here: count it; the last one stops the listening. */
-  disconnected(userId: string): void {
+  disconnected(userId: string, _connectionId?: string, topics: readonly string[] = []): void {
     const session = this.session;
     if (session === undefined) return;
     session.presence.touch(userId);
     if (session.host.localConnections(userId) === 0) session.parts?.subscriptions.drop(userId);
+    session.topics.disconnected(userId, topics);
+  }
+
+  /** Makes the user a member of the topic on every instance (see `SseBroker.join`). */
+  join(userId: string, topic: string): Promise<boolean> {
+    return this.requireSession().topics.join(userId, topic);
+  }
+
+  /** Ends the user's membership of the topic on every instance. */
+  leave(userId: string, topic: string): Promise<boolean> {
+    return this.requireSession().topics.leave(userId, topic);
+  }
+
+  /** The user's memberships, sorted, from the memberships bucket. */
+  topicsOf(userId: string): Promise<string[]> {
+    return this.requireSession().topics.topicsOf(userId);
+  }
+
+  /** The topic's members, online or not, sorted, from the memberships bucket. */
+  members(topic: string): Promise<string[]> {
+    return this.requireSession().topics.members(topic);
   }
 
   /** Ends the user's connections here and tells the other instances to end theirs. */
@@ -221,6 +274,16 @@ export class NatsSseBroker implements SseBroker {
     return answersWithin(() => nc.flush().then(() => true), this.options.requestTimeoutMs);
   }
 
+  /**
+   * Connections here and on every live instance that receive a topic's events, as this
+   * instance knows them: what a topic event's `delivered` counts. For diagnostics and tests.
+   */
+  topicConnectionsOf(topic: string): number {
+    const session = this.requireSession();
+    const remote = session.up ? session.topics.presence.remoteConnections(topic) : 0;
+    return session.host.localTopicConnections(topic) + remote;
+  }
+
   /** Leaves presence, waits for messages on their way, and closes the connection. */
   async detach(): Promise<void> {
     const session = this.session;
@@ -238,25 +301,5 @@ export class NatsSseBroker implements SseBroker {
       );
     }
     return this.session;
-  }
-
-  /** Topics are not supported by this broker yet: rejects with `SseError`. */
-  join(): Promise<boolean> {
-    return Promise.reject(new SseError(TOPICS_NOT_YET));
-  }
-
-  /** Topics are not supported by this broker yet: rejects with `SseError`. */
-  leave(): Promise<boolean> {
-    return Promise.reject(new SseError(TOPICS_NOT_YET));
-  }
-
-  /** Topics are not supported by this broker yet: rejects with `SseError`. */
-  topicsOf(): Promise<string[]> {
-    return Promise.reject(new SseError(TOPICS_NOT_YET));
-  }
-
-  /** Topics are not supported by this broker yet: rejects with `SseError`. */
-  members(): Promise<string[]> {
-    return Promise.reject(new SseError(TOPICS_NOT_YET));
   }
 }

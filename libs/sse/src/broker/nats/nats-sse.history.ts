@@ -75,14 +75,18 @@ export class NatsSseHistory {
     this.epoch = uuidV7Floor(Date.parse(info.created));
   }
 
-  /** A subject's kept events in order, the spare apart, and its lost-events marker. */
+  /**
+   * A subject's kept events in order, the spare apart, and its lost-events marker; a
+   * topic's events carry their `topic`.
+   */
   async read(
     subject: string,
     lostSubject: string,
     to: readonly string[] | null,
+    topic?: string,
   ): Promise<NatsSseHistoryRead> {
     const [entries, lost] = await Promise.all([
-      this.entries(subject, to),
+      this.entries(subject, to, topic),
       this.marker(lostSubject),
     ]);
     const extra = Math.max(0, entries.length - this.size);
@@ -98,7 +102,11 @@ export class NatsSseHistory {
       : { entries: kept, spare, droppedSeq };
   }
 
-  private async entries(subject: string, to: readonly string[] | null): Promise<SseHistoryEntry[]> {
+  private async entries(
+    subject: string,
+    to: readonly string[] | null,
+    topic: string | undefined,
+  ): Promise<SseHistoryEntry[]> {
     const stream = this.subjects.stream;
     const info = await this.jsm.consumers.add(stream, {
       filter_subject: subject,
@@ -121,9 +129,10 @@ export class NatsSseHistory {
       for await (const message of messages) {
         const payload = message.string();
         const signal = decodeSignal(payload);
-        const envelope =
+        const decoded =
           signal?.kind === 'message' ? decodeEntry(payload, to, signal.entry) : undefined;
-        if (envelope !== undefined) {
+        if (decoded !== undefined) {
+          const envelope = topic === undefined ? decoded : { ...decoded, topic };
           entries.push({ envelope, at: Math.floor(message.info.timestampNanos / 1e6) });
         }
         if (message.info.pending === 0) break;

@@ -12,15 +12,18 @@ const MAX_LOST_USERS = 10_000;
  */
 export class NatsSseLostEvents {
   private readonly users = new Map<string, string>();
+  /** Topics lost while NATS was away: few, each kept (a topic has no "everyone" to fall to). */
+  private readonly topics = new Map<string, string>();
   private all: string | undefined;
 
   get empty(): boolean {
-    return this.users.size === 0 && this.all === undefined;
+    return this.users.size === 0 && this.topics.size === 0 && this.all === undefined;
   }
 
   /** Notes a message that was not kept. */
   remember(message: SseEnvelope): void {
-    if (message.to === null) this.note(null, message.seq);
+    if (message.topic !== undefined) this.noteTopic(message.topic, message.seq);
+    else if (message.to === null) this.note(null, message.seq);
     else for (const userId of message.to) this.note(userId, message.seq);
   }
 
@@ -35,12 +38,19 @@ export class NatsSseLostEvents {
     if (this.all === undefined || seq > this.all) this.all = seq;
   }
 
+  private noteTopic(topic: string, seq: string): void {
+    const known = this.topics.get(topic);
+    if (known === undefined || seq > known) this.topics.set(topic, seq);
+  }
+
   /** Hands over what to mark, as marker subject and seq, and forgets it. */
   take(subjects: NatsSseSubjects): Array<[string, string]> {
     const markers: Array<[string, string]> = [];
     for (const [userId, seq] of this.users) markers.push([subjects.userLost(userId), seq]);
+    for (const [topic, seq] of this.topics) markers.push([subjects.topicLost(topic), seq]);
     if (this.all !== undefined) markers.push([subjects.broadcastLost, this.all]);
     this.users.clear();
+    this.topics.clear();
     this.all = undefined;
     return markers;
   }
@@ -50,6 +60,8 @@ export class NatsSseLostEvents {
     for (const [subject, seq] of markers) {
       if (subject === subjects.broadcastLost) {
         if (this.all === undefined || seq > this.all) this.all = seq;
+      } else if (subjects.isTopicLost(subject)) {
+        this.noteTopic(subjects.userOfLost(subject), seq);
       } else {
         this.note(subjects.userOfLost(subject), seq);
       }

@@ -11,6 +11,14 @@ interface PresenceShard {
   readonly at: number;
 }
 
+/** What one presence counts: users' connections, or topics' receiving connections. */
+export interface NatsSsePresenceKind {
+  /** Between the instance id and the shard in keys: `''` for users, `'t.'` for topics. */
+  readonly infix: '' | 't.';
+  /** Connections of one user (or topic) here. */
+  count(id: string): number;
+}
+
 /**
  * Cluster-wide presence in a KV bucket whose TTL is `presenceTtlMs`. Each instance writes
  * its users' connection counts under `<instanceId>.<shard>` (a user is always in the same
@@ -18,6 +26,8 @@ interface PresenceShard {
  * while the instance lives; a connect or disconnect rewrites its user's shard within the
  * tick. Every instance watches the whole bucket and keeps a copy of it in memory, so that
  * `isOnline`, `onlineUsers` and `delivered` are answered without a request to NATS.
+ * Topics are counted the same way under `<instanceId>.t.<shard>` (a second instance of
+ * this class): a topic's receiving connections here, for a topic event's `delivered`.
  */
 export class NatsSsePresence {
   /** Users with connections here, by shard. */
@@ -36,6 +46,10 @@ export class NatsSsePresence {
     private readonly ttlMs: number,
     heartbeatMs: number,
     private readonly onError: (what: string, error: unknown) => void,
+    private readonly kind: NatsSsePresenceKind = {
+      infix: '',
+      count: (userId) => host.localConnections(userId),
+    },
   ) {
     this.timer = setInterval(() => this.writeAll(), heartbeatMs);
     this.timer.unref();
@@ -49,7 +63,8 @@ export class NatsSsePresence {
     this.kv = kv;
     this.watcher?.stop();
     this.remote.clear();
-    const watcher = await kv.watch();
+    // Users' keys have two tokens, topics' three: one filter takes one kind.
+    const watcher = await kv.watch({ key: this.kind.infix === '' ? '*.*' : '*.t.*' });
     this.watcher = watcher;
     void this.follow(watcher);
     this.writeAll();
@@ -80,7 +95,7 @@ export class NatsSsePresence {
 
   private take(entry: KvWatchEntry): void {
     const dot = entry.key.lastIndexOf('.');
-    const instanceId = entry.key.slice(0, dot);
+    const instanceId = entry.key.slice(0, entry.key.indexOf('.'));
     if (instanceId === this.host.instanceId) return;
     const shard = Number(entry.key.slice(dot + 1));
     let shards = this.remote.get(instanceId);
@@ -100,10 +115,10 @@ export class NatsSsePresence {
     shards.set(shard, { users, total, at });
   }
 
-  /** A connection of the user opened or closed here. */
+  /** A connection of the user (or the topic) opened or closed here. */
   touch(userId: string): void {
     const shard = presenceShard(userId);
-    if (this.host.localConnections(userId) > 0) this.local[shard].add(userId);
+    if (this.kind.count(userId) > 0) this.local[shard].add(userId);
     else this.local[shard].delete(userId);
     this.dirty.add(shard);
     if (this.flushQueued) return;
@@ -136,16 +151,20 @@ export class NatsSsePresence {
   private write(shard: number): void {
     const kv = this.kv;
     if (kv === undefined) return;
-    const key = `${this.host.instanceId}.${shard}`;
+    const key = this.key(shard);
     const report = (error: unknown): void => this.onError('presence', error);
     if (this.local[shard].size === 0) {
       if (this.written.delete(shard)) kv.delete(key).catch(report);
       return;
     }
     const counts: Record<string, number> = {};
-    for (const userId of this.local[shard]) counts[userId] = this.host.localConnections(userId);
+    for (const userId of this.local[shard]) counts[userId] = this.kind.count(userId);
     this.written.add(shard);
     kv.put(key, JSON.stringify(counts)).catch(report);
+  }
+
+  private key(shard: number): string {
+    return `${this.host.instanceId}.${this.kind.infix}${shard}`;
   }
 
   private fresh(shard: PresenceShard | undefined, now: number): shard is PresenceShard {
@@ -194,7 +213,7 @@ export class NatsSsePresence {
     const kv = this.kv;
     this.lost();
     if (kv === undefined) return;
-    const keys = [...this.written].map((shard) => `${this.host.instanceId}.${shard}`);
+    const keys = [...this.written].map((shard) => this.key(shard));
     this.written.clear();
     await Promise.all(keys.map((key) => kv.delete(key))).catch((error: unknown) =>
       this.onError('presence', error),

@@ -6,11 +6,13 @@ import { decodeEntry, decodeSignal } from '../redis/redis-sse.codec.js';
 import { NatsSseConnection } from './nats-sse.connection.js';
 import { NatsSseHistory } from './nats-sse.history.js';
 import type { NatsSseLostEvents } from './nats-sse.lost-events.js';
+import { NatsSseMemberships } from './nats-sse.memberships.js';
 import type { NatsSseResolvedOptions } from './nats-sse.options.js';
 import { NatsSsePresence } from './nats-sse.presence.js';
 import { NatsSseReporter } from './nats-sse.reporter.js';
 import type { NatsSseSubjects } from './nats-sse.subjects.js';
 import { NatsSseSubscriptions } from './nats-sse.subscriptions.js';
+import { NatsSseTopics } from './nats-sse.topics.js';
 
 /** The parts of a connected session: there once NATS has answered a first time. */
 export interface NatsSseParts {
@@ -18,6 +20,8 @@ export interface NatsSseParts {
   readonly js: JetStreamClient;
   readonly history: NatsSseHistory;
   readonly subscriptions: NatsSseSubscriptions;
+  /** Subscriptions of the topics with a receiving connection here. */
+  readonly topics: NatsSseSubscriptions;
 }
 
 /**
@@ -28,6 +32,7 @@ export interface NatsSseParts {
  */
 export class NatsSseSession {
   readonly presence: NatsSsePresence;
+  readonly topics: NatsSseTopics;
   readonly connection: NatsSseConnection;
   readonly reporter: NatsSseReporter;
   parts: NatsSseParts | undefined;
@@ -48,6 +53,21 @@ export class NatsSseSession {
       host,
       options.presenceTtlMs,
       options.presenceHeartbeatMs,
+      report,
+    );
+    const topicPresence = new NatsSsePresence(
+      host,
+      options.presenceTtlMs,
+      options.presenceHeartbeatMs,
+      report,
+      { infix: 't.', count: (topic) => host.localTopicConnections(topic) },
+    );
+    this.topics = new NatsSseTopics(
+      host,
+      subjects,
+      topicPresence,
+      () => this.parts,
+      () => this.up,
       report,
     );
     this.connection = new NatsSseConnection(
@@ -81,8 +101,25 @@ export class NatsSseSession {
       (what, error) => this.reporter.report(what, error),
     );
     for (const userId of host.localUsers()) subscriptions.want(userId, false);
+    const topics = new NatsSseSubscriptions(
+      nc,
+      (topic) => subjects.topic(topic),
+      {
+        message: (topic, payload) =>
+          topic === null ? undefined : this.topics.receive(topic, payload),
+        disconnect: () => undefined,
+      },
+      (what, error) => this.reporter.report(what, error),
+    );
+    for (const topic of host.localTopics()) topics.want(topic, false);
+    nc.subscribe(subjects.memberships, {
+      callback: (error, msg) =>
+        error === null
+          ? this.topics.signal(subjects.userOfMembership(msg.subject), msg.string())
+          : this.reporter.report('subscription', error),
+    });
     await subscriptions.start(subjects.broadcast, subjects.disconnects);
-    this.parts = { nc, js, history, subscriptions };
+    this.parts = { nc, js, history, subscriptions, topics };
     void this.follow(nc);
     // Connections opened before NATS answered missed what other instances sent.
     await this.bringUp([...host.localUsers()].length > 0);
@@ -94,6 +131,7 @@ export class NatsSseSession {
       if (status.type === 'disconnect') {
         this.up = false;
         this.presence.lost();
+        this.topics.presence.lost();
         this.reporter.report('connection', new Error('disconnected from NATS'));
       } else if (status.type === 'reconnect') {
         // While down, other instances' messages did not reach this instance's clients.
@@ -123,6 +161,15 @@ export class NatsSseSession {
       };
       const kv = await kvm.create(subjects.bucket, config).catch(() => kvm.open(subjects.bucket));
       await this.presence.join(kv);
+      await this.topics.presence.join(kv);
+      const memberships = await kvm
+        .create(subjects.topicsBucket, { ...config, ttl: 0 })
+        .catch(() => kvm.open(subjects.topicsBucket));
+      this.topics.store = new NatsSseMemberships(
+        memberships,
+        host.limits.maxTopicsPerUser,
+        2 * host.history.ttlMs,
+      );
       if (host.history.size > 0 && !this.lost.empty) {
         const markers = this.lost.take(subjects);
         await parts.history.markLost(markers).catch((error: unknown) => {
@@ -157,6 +204,7 @@ export class NatsSseSession {
     clearTimeout(this.retry);
     this.reporter.silence();
     await this.presence.leave();
+    await this.topics.presence.leave();
     await this.connection.close(this.up);
     this.up = false;
   }

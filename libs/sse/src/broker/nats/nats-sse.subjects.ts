@@ -3,10 +3,11 @@
  *
  * - `<prefix>.u.<user>`: a user's messages, live (core subscribers) and kept (the stream
  *   captures the subject), one message serving both;
- * - `<prefix>.b`: broadcasts; `<prefix>.t.<topic>`: a topic's events (reserved for topics);
- * - `<prefix>.d.u.<user>`, `<prefix>.d.b`: the newest seq of events lost while NATS was away;
- * - `<prefix>.x.<user>`: disconnect signals, never kept;
- * - stream `<prefix>-history`, KV bucket `<prefix>-presence`.
+ * - `<prefix>.b`: broadcasts; `<prefix>.t.<topic>`: a topic's events, live and kept alike;
+ * - `<prefix>.d.u.<user>`, `<prefix>.d.b`, `<prefix>.d.t.<topic>`: the newest seq of events
+ *   lost while NATS was away;
+ * - `<prefix>.x.<user>`: disconnect signals, `<prefix>.j.<user>`: joins and leaves, never kept;
+ * - stream `<prefix>-history`, KV buckets `<prefix>-presence` and `<prefix>-topics`.
  *
  * A user id or topic name becomes one subject token in base64url: a token may not hold
  * `.`, `*`, `>` or white space, which user ids may (and topic names hold dots and colons,
@@ -17,21 +18,27 @@
 export class NatsSseSubjects {
   readonly stream: string;
   readonly bucket: string;
+  /** KV bucket of memberships. */
+  readonly topicsBucket: string;
   readonly broadcast: string;
   readonly broadcastLost: string;
   /** Subjects the history stream keeps. */
   readonly streamSubjects: string[];
   /** Every disconnect signal, for one wildcard subscription. */
   readonly disconnects: string;
+  /** Every join and leave signal, for one wildcard subscription. */
+  readonly memberships: string;
   private readonly disconnectStart: number;
 
   constructor(readonly prefix: string) {
     this.stream = `${prefix}-history`;
     this.bucket = `${prefix}-presence`;
+    this.topicsBucket = `${prefix}-topics`;
     this.broadcast = `${prefix}.b`;
     this.broadcastLost = `${prefix}.d.b`;
     this.streamSubjects = [`${prefix}.u.*`, this.broadcast, `${prefix}.t.*`, `${prefix}.d.>`];
     this.disconnects = `${prefix}.x.*`;
+    this.memberships = `${prefix}.j.*`;
     this.disconnectStart = `${prefix}.x.`.length;
   }
 
@@ -50,9 +57,29 @@ export class NatsSseSubjects {
     return `${this.prefix}.d.u.${token(userId)}`;
   }
 
-  /** The user of a lost-events marker. */
+  /** The marker of a topic's lost events. */
+  topicLost(topic: string): string {
+    return `${this.prefix}.d.t.${token(topic)}`;
+  }
+
+  /** The user (`.d.u.`) or topic (`.d.t.`) of a lost-events marker. */
   userOfLost(subject: string): string {
     return untoken(subject.slice(this.prefix.length + 5));
+  }
+
+  /** Whether a lost-events marker is a topic's. */
+  isTopicLost(subject: string): boolean {
+    return subject.startsWith(`${this.prefix}.d.t.`);
+  }
+
+  /** Where a user's joins and leaves are told to the other instances. */
+  membership(userId: string): string {
+    return `${this.prefix}.j.${token(userId)}`;
+  }
+
+  /** The user a join or leave signal is for. */
+  userOfMembership(subject: string): string {
+    return untoken(subject.slice(this.disconnectStart));
   }
 
   /** Where the signal that ends a user's connections goes. */
