@@ -143,7 +143,10 @@ async function run(members, messages, readerCount, bytes, round) {
   const ms = performance.now() - started;
   const end = await counters(admin);
   if (process.env.BENCH_DEBUG) {
-    console.log(readers.map((r) => r.count), await admin.hgetall(`${keyPrefix}t:{${topic}}:p`));
+    console.log(
+      readers.map((r) => r.count),
+      await admin.hgetall(`${keyPrefix}t:{${topic}}:p`),
+    );
   }
 
   for (const client of readers) client.close();

@@ -223,8 +223,18 @@ describe.skipIf(!binary.available)('RedisSseBroker on a Redis Cluster', () => {
       for (const port of await redisCluster.masterPorts()) {
         dump.push(`${port}: ${(await shardChannels(port)).join(' ')}`);
       }
-      const tail = sessions.slice(-3).map((session) => received(session).map((e) => e.event ?? sent.indexOf(e.id!)).join(','));
-      console.info('DEBUG', dump, tail, sessions.at(-1)!.ended, await redisCluster.masterOf(`{${user}}`));
+      const tail = sessions.slice(-3).map((session) =>
+        received(session)
+          .map((e) => e.event ?? sent.indexOf(e.id!))
+          .join(','),
+      );
+      console.info(
+        'DEBUG',
+        dump,
+        tail,
+        sessions.at(-1)!.ended,
+        await redisCluster.masterOf(`{${user}}`),
+      );
       throw error;
     });
     resuming = false;

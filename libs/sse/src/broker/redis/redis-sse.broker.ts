@@ -7,7 +7,6 @@ import type {
 } from '../sse-broker.interface.js';
 import { uuidV7Floor } from '../../history/sse-replay.js';
 import { SseError } from '../../sse.errors.js';
-import { decodeEntry, decodeSignal } from './redis-sse.codec.js';
 import { closeRedisConnection, firstOutcome } from './redis-sse.connection.js';
 import {
   resolveRedisSseOptions,
@@ -19,6 +18,7 @@ import { RedisSseReadiness, whenReady } from './redis-sse.readiness.js';
 import { ALL_CLUSTER_SCRIPTS } from './redis-sse.cluster-scripts.js';
 import { ALL_SCRIPTS } from './redis-sse.scripts.js';
 import { openRedisSseSession, type RedisSseSession } from './redis-sse.session.js';
+import { deliverSignal } from './redis-sse.signals.js';
 import { SHARDED_TOPIC_SCRIPTS, TOPIC_SCRIPTS } from './redis-sse.topic-scripts.js';
 
 const DISABLED: SseReplay = { events: [], gap: 'disabled' };
@@ -208,59 +208,10 @@ export class RedisSseBroker implements SseBroker {
   /** A pub/sub message from another instance. */
   private receive(session: RedisSseSession, channel: string, payload: string): void {
     try {
-      this.deliverSignal(session, channel, payload);
+      deliverSignal(session, channel, payload);
     } catch (error) {
       this.readiness.report('delivery', error);
     }
-  }
-
-  private deliverSignal(session: RedisSseSession, channel: string, payload: string): void {
-    const { host } = session;
-    const userId = session.keys.userOfChannel(channel);
-    if (userId === undefined) {
-      this.deliverTopicSignal(session, channel, payload);
-      return;
-    }
-    const signal = decodeSignal(payload);
-    if (signal === undefined) return;
-    // Joins and leaves apply in Redis's order against the topics' events, this instance's
-    // own too: they come on this connection like the others'.
-    if ((signal.kind === 'join' || signal.kind === 'leave') && userId !== null) {
-      session.topics.told(userId, signal);
-      return;
-    }
-    // This instance's own messages were written to its connections already.
-    if (signal.origin === session.host.instanceId) return;
-    switch (signal.kind) {
-      case 'disconnect':
-        if (userId !== null) session.host.disconnectLocal(userId);
-        return;
-      case 'lost':
-        // Live events of this instance's clients may be among them: they reconnect and
-        // replay, which reports the gap.
-        session.ledger.heard(signal.lost);
-        if (
-          signal.lost.all !== undefined ||
-          signal.lost.users.some(([u]) => host.localConnections(u) > 0)
-        ) {
-          host.reconnectLocal();
-        }
-        return;
-      case 'message': {
-        const message = decodeEntry(payload, userId === null ? null : [userId], signal.entry);
-        if (message !== undefined) session.host.deliver(message);
-      }
-    }
-  }
-
-  /** A topic's live event from another instance. */
-  private deliverTopicSignal(session: RedisSseSession, channel: string, payload: string): void {
-    const topic = session.keys.topicOfChannel(channel);
-    if (topic === undefined) return;
-    const signal = decodeSignal(payload);
-    if (signal?.kind !== 'message' || signal.origin === session.host.instanceId) return;
-    const message = decodeEntry(payload, null, signal.entry, topic);
-    if (message !== undefined) session.topics.deliver(message);
   }
 
   /**
@@ -295,10 +246,9 @@ export class RedisSseBroker implements SseBroker {
   }
 
   /**
-   * A connection of the user opened here: listen to the user's channel, count it. The
-   * user's first connection here resolves once the channel is subscribed: the hub then
-   * reads what other instances sent before that, so that nothing sent at the instant of
-   * connecting is missed.
+   * A connection opened here: listen to the user's and its topics' channels, count it; the
+   * first resolves once they listen and the memberships are read, and the hub replays
+   * what came before, so that nothing sent at the instant of connecting is missed.
    */
   connected(
     userId: string,
@@ -309,8 +259,7 @@ export class RedisSseBroker implements SseBroker {
     if (session === undefined) return undefined;
     const subscribing = session.subscriptions.want(userId);
     session.presence.touch(userId, 1);
-    // On the user's first connection here: its memberships, read once its channel is
-    // subscribed (a join after the read is then told), and the topics' channels.
+    // The first connection here reads the memberships once the user's channel listens.
     const joining = session.topics.connected(userId, topics, subscribing);
     if (joining !== undefined) return joining.then(() => undefined);
     return subscribing?.then(() => undefined);
@@ -326,10 +275,8 @@ export class RedisSseBroker implements SseBroker {
   }
 
   /**
-   * Makes the user a member of `topic` in Redis and tells every instance with the user's
-   * connections; resolves once those here receive the topic. Rejects with
-   * `SseTooManyTopicsError` past `maxTopicsPerUser`, `RedisSseUnavailableError` when Redis
-   * does not answer.
+   * Makes the user a member of `topic` on every instance (see `RedisSseTopics.join`).
+   * Rejects with `SseTooManyTopicsError`, or `RedisSseUnavailableError` without Redis.
    */
   join(userId: string, topic: string): Promise<boolean> {
     return this.requireSession().topics.join(userId, topic);

@@ -1,0 +1,55 @@
+import { decodeEntry, decodeSignal } from './redis-sse.codec.js';
+import type { RedisSseSession } from './redis-sse.session.js';
+
+/**
+ * A pub/sub message, handled: a user's or a broadcast's live event, a disconnect, news of
+ * lost events, a join or leave told on a user's channel, or a topic's live event.
+ */
+export function deliverSignal(session: RedisSseSession, channel: string, payload: string): void {
+  const { host } = session;
+  const userId = session.keys.userOfChannel(channel);
+  if (userId === undefined) {
+    deliverTopicSignal(session, channel, payload);
+    return;
+  }
+  const signal = decodeSignal(payload);
+  if (signal === undefined) return;
+  // Joins and leaves apply in Redis's order against the topics' events, this instance's
+  // own too: they come on this connection like the others'.
+  if ((signal.kind === 'join' || signal.kind === 'leave') && userId !== null) {
+    session.topics.told(userId, signal);
+    return;
+  }
+  // This instance's own messages were written to its connections already.
+  if (signal.origin === host.instanceId) return;
+  switch (signal.kind) {
+    case 'disconnect':
+      if (userId !== null) host.disconnectLocal(userId);
+      return;
+    case 'lost':
+      // Live events of this instance's clients may be among them: they reconnect and
+      // replay, which reports the gap.
+      session.ledger.heard(signal.lost);
+      if (
+        signal.lost.all !== undefined ||
+        signal.lost.users.some(([u]) => host.localConnections(u) > 0)
+      ) {
+        host.reconnectLocal();
+      }
+      return;
+    case 'message': {
+      const message = decodeEntry(payload, userId === null ? null : [userId], signal.entry);
+      if (message !== undefined) host.deliver(message);
+    }
+  }
+}
+
+/** A topic's live event from another instance. */
+function deliverTopicSignal(session: RedisSseSession, channel: string, payload: string): void {
+  const topic = session.keys.topicOfChannel(channel);
+  if (topic === undefined) return;
+  const signal = decodeSignal(payload);
+  if (signal?.kind !== 'message' || signal.origin === session.host.instanceId) return;
+  const message = decodeEntry(payload, null, signal.entry, topic);
+  if (message !== undefined) session.topics.deliver(message);
+}
