@@ -169,7 +169,17 @@ function wrap(text) {
   const indent = item ? '  ' : '';
   const lines = [];
   let line = '';
-  for (const word of text.split(' ')) {
+  // A code span is never broken across lines: prettier would indent the rest differently.
+  const words = [];
+  for (const token of text.split(' ')) {
+    const previous = words[words.length - 1];
+    if (previous !== undefined && (previous.split('`').length - 1) % 2 === 1) {
+      words[words.length - 1] = `${previous} ${token}`;
+    } else {
+      words.push(token);
+    }
+  }
+  for (const word of words) {
     if (line !== '' && line.length + 1 + word.length > 100) {
       lines.push(line);
       line = indent + word;
