@@ -12,6 +12,13 @@
  *
  * REDIS_URL picks the server (default redis://127.0.0.1:6379); every key it writes is under
  * a prefix of its own, deleted at the end.
+ *
+ * With REDIS_CLUSTER_NODES=host:port,... (a Redis Cluster), it measures the cluster instead,
+ * with 1, 2 and 4 instances: each instance holds `--users` readers (users of their own) and
+ * sends to the users of the other instances in turn (with one instance, to its own), all
+ * instances at once; the counters are the sum over the masters.
+ *
+ *   REDIS_CLUSTER_NODES=127.0.0.1:7000,127.0.0.1:7001 node bench/redis-throughput.js
  */
 import 'reflect-metadata';
 import { fork } from 'node:child_process';
@@ -19,11 +26,14 @@ import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { SseModule, SseService } from 'nestjs-sse-hub';
 import { RedisSseBroker } from 'nestjs-sse-hub/redis';
 
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const CLUSTER_NODES = (process.env.REDIS_CLUSTER_NODES || '')
+  .split(',')
+  .filter((node) => node !== '');
 const args = process.argv.slice(2);
 const option = (name, fallback) =>
   Number(args.find((arg) => arg.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
@@ -35,7 +45,9 @@ async function runInstance() {
   const broker =
     BENCH_BROKER === 'redis'
       ? new RedisSseBroker({ url: REDIS_URL, keyPrefix: BENCH_PREFIX })
-      : undefined;
+      : BENCH_BROKER === 'redis-cluster'
+        ? new RedisSseBroker({ cluster: { nodes: CLUSTER_NODES }, keyPrefix: BENCH_PREFIX })
+        : undefined;
   class AppModule {}
   Module({
     imports: [
@@ -54,7 +66,7 @@ async function runInstance() {
   const sse = app.get(SseService);
 
   /** Sends `count` messages, `inflight` at most unanswered at a time. */
-  async function send({ count, inflight, bytes, broadcast }) {
+  async function send({ count, inflight, bytes, broadcast, users = ['reader'] }) {
     const data = 'x'.repeat(bytes);
     let next = 0;
     let delivered = 0;
@@ -62,8 +74,8 @@ async function runInstance() {
     const started = performance.now();
     const lane = async () => {
       while (next < count) {
-        next++;
-        const result = broadcast ? await sse.broadcast(data) : await sse.send('reader', data);
+        const to = users[next++ % users.length];
+        const result = broadcast ? await sse.broadcast(data) : await sse.send(to, data);
         delivered += result.delivered;
         if (result.stored) stored++;
       }
@@ -111,10 +123,10 @@ class Instance {
 }
 
 /** A raw SSE client that counts the events it receives after the first. */
-function reader(port) {
+function reader(port, userId = 'reader') {
   return new Promise((resolve, reject) => {
     const state = { count: 0, waiter: undefined, close: undefined };
-    const req = request({ port, host: '127.0.0.1', path: '/sse', headers: { 'x-user': 'reader' } });
+    const req = request({ port, host: '127.0.0.1', path: '/sse', headers: { 'x-user': userId } });
     req.on('response', (response) => {
       let first = true;
       let tail = '';
@@ -242,7 +254,88 @@ async function measure({ name, broker, history, broadcast, messages, inflight, b
   };
 }
 
+/** The counters of every master of the cluster, summed. */
+async function clusterCounters(admin) {
+  const all = await Promise.all(admin.nodes('master').map((node) => redisCounters(node)));
+  const sum = { calls: {}, in: 0, out: 0, cpu: 0 };
+  for (const counters of all) {
+    for (const [name, n] of Object.entries(counters.calls))
+      sum.calls[name] = (sum.calls[name] ?? 0) + n;
+    sum.in += counters.in;
+    sum.out += counters.out;
+    sum.cpu += counters.cpu;
+  }
+  return sum;
+}
+
+/** `count` instances on the cluster, each sending to the others' users, all at once. */
+async function measureCluster({ count, users, messages, inflight, bytes }) {
+  const prefix = `b${(process.pid % 1000).toString(36)}${(runs++).toString(36)}:`;
+  const instances = Array.from({ length: count }, () => new Instance('redis-cluster', prefix, 100));
+  await Promise.all(instances.map((instance) => instance.ready));
+  const userOf = (i, k) => `i${i}u${k}`;
+  const readers = [];
+  for (const [i, instance] of instances.entries()) {
+    for (let k = 0; k < users; k++) readers.push(await reader(instance.port, userOf(i, k)));
+  }
+  const targets = instances.map((_, i) => {
+    const to = [];
+    for (let j = 0; j < count; j++) {
+      if (j === i && count > 1) continue;
+      for (let k = 0; k < users; k++) to.push(userOf(j, k));
+    }
+    return to;
+  });
+  // Each reader gets `perReader`: every sender cycles over the same number of users.
+  const perSender = Math.ceil(messages / count / targets[0].length) * targets[0].length;
+  const perReader = (perSender * count) / (users * count);
+  const admin = new Cluster(
+    CLUSTER_NODES.map((node) => ({ host: node.split(':')[0], port: Number(node.split(':')[1]) })),
+  );
+  await new Promise((resolve) => admin.once('ready', resolve));
+  const sendAll = (n) =>
+    Promise.all(
+      instances.map((instance, i) =>
+        instance.call('send', { count: n, inflight, bytes, users: targets[i] }),
+      ),
+    );
+  const warm = targets[0].length * 50;
+  await sendAll(warm);
+  await until(readers, (warm * count) / (users * count));
+  for (const client of readers) client.count = 0;
+
+  const before = await clusterCounters(admin);
+  const started = performance.now();
+  const sent = await sendAll(perSender);
+  await until(readers, perReader);
+  const ms = performance.now() - started;
+  const after = await clusterCounters(admin);
+  const total = perSender * count;
+  const masters = admin.nodes('master').length;
+  for (const client of readers) client.close();
+  await Promise.all(instances.map((instance) => instance.call('close')));
+  for (const node of admin.nodes('master')) {
+    const keys = await node.keys(`${prefix}*`);
+    for (const key of keys) await node.del(key);
+  }
+  admin.disconnect();
+  return {
+    name: `redis-cluster, ${count} instance(s), send`,
+    messages: total,
+    messagesPerSec: Math.round((total / ms) * 1000),
+    deliveriesPerSec: Math.round((total / ms) * 1000),
+    deliveredPerMessage: sent.reduce((sum, s) => sum + s.delivered, 0) / total,
+    storedShare: sent.reduce((sum, s) => sum + s.stored, 0) / total,
+    masters,
+    ...perMessage(before, after, total),
+  };
+}
+
 async function main() {
+  if (CLUSTER_NODES.length > 0) {
+    await mainCluster();
+    return;
+  }
   const messages = option('messages', 20_000);
   const inflight = option('inflight', 256);
   const bytes = option('bytes', 100);
@@ -271,6 +364,29 @@ async function main() {
       'deliveries/s': r.deliveriesPerSec,
       'Redis µs/msg': r.redisCpuUs ?? '',
       'bytes in/out per msg': r.bytesIn === undefined ? '' : `${r.bytesIn} / ${r.bytesOut}`,
+    })),
+  );
+}
+
+async function mainCluster() {
+  const common = {
+    messages: option('messages', 20_000),
+    inflight: option('inflight', 256),
+    bytes: option('bytes', 100),
+    users: option('users', 8),
+  };
+  const results = [];
+  for (const count of [1, 2, 4]) {
+    const result = await measureCluster({ count, ...common });
+    results.push(result);
+    console.log(JSON.stringify(result));
+  }
+  console.table(
+    results.map((r) => ({
+      run: r.name,
+      'msg/s': r.messagesPerSec,
+      'Redis µs/msg (all masters)': r.redisCpuUs,
+      'bytes in/out per msg': `${r.bytesIn} / ${r.bytesOut}`,
     })),
   );
 }

@@ -39,6 +39,16 @@ describe('demoConfigFromEnv', () => {
     });
   });
 
+  it('reads REDIS_CLUSTER_NODES, and refuses it malformed or next to another broker', () => {
+    expect(
+      demoConfigFromEnv({ REDIS_CLUSTER_NODES: '10.0.0.1:7000, 10.0.0.2:7001' }).redisClusterNodes,
+    ).toEqual(['10.0.0.1:7000', '10.0.0.2:7001']);
+    expect(() => demoConfigFromEnv({ REDIS_CLUSTER_NODES: '10.0.0.1' })).toThrow(/host:port/);
+    expect(() =>
+      demoConfigFromEnv({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_URL: 'redis://b' }),
+    ).toThrow(DemoConfigError);
+  });
+
   it('reads NATS_URL, and refuses it next to REDIS_URL', () => {
     expect(demoConfigFromEnv({ NATS_URL: 'nats://127.0.0.1:4222' }).natsUrl).toBe(
       'nats://127.0.0.1:4222',

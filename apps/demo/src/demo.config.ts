@@ -42,6 +42,11 @@ export interface DemoConfig {
   /** Redis server to share messages and presence with other instances (`REDIS_URL`). */
   redisUrl?: string;
   /**
+   * Seed nodes of a Redis Cluster to share messages and presence with other instances
+   * (`REDIS_CLUSTER_NODES=host:port,host:port,...`); excludes `redisUrl` and `natsUrl`.
+   */
+  redisClusterNodes?: string[];
+  /**
    * Start of the broker's Redis keys: demos on one Redis with different prefixes do not see
    * each other. Not read from the environment.
    * @default the broker's default, 'sse:'
@@ -141,8 +146,18 @@ export function demoConfigFromEnv(env: Env = process.env): DemoConfig {
   if (text(env, 'REDIS_URL') !== undefined && text(env, 'NATS_URL') !== undefined) {
     throw new DemoConfigError('REDIS_URL and NATS_URL exclude each other: set one broker');
   }
+  const redisClusterNodes = clusterNodes(env);
+  if (
+    redisClusterNodes !== undefined &&
+    (text(env, 'REDIS_URL') !== undefined || text(env, 'NATS_URL') !== undefined)
+  ) {
+    throw new DemoConfigError(
+      'REDIS_CLUSTER_NODES excludes REDIS_URL and NATS_URL: set one broker',
+    );
+  }
   return resolveDemoConfig({
     port,
+    redisClusterNodes,
     host: text(env, 'HOST'),
     platform: oneOf(env, 'PLATFORM', ['express', 'fastify']),
     transport: oneOf(env, 'SSE_TRANSPORT', ['direct', 'observable']),
@@ -157,4 +172,19 @@ export function demoConfigFromEnv(env: Env = process.env): DemoConfig {
     // A secret is taken as it is: spaces may be part of it.
     secret: env.DEMO_SECRET === '' ? undefined : env.DEMO_SECRET,
   });
+}
+
+/** `REDIS_CLUSTER_NODES`: `host:port` seeds, comma-separated. */
+function clusterNodes(env: Env): string[] | undefined {
+  const value = text(env, 'REDIS_CLUSTER_NODES');
+  if (value === undefined) return undefined;
+  const nodes = value.split(',').map((node) => node.trim());
+  for (const node of nodes) {
+    if (!/^[^:\s]+:\d{1,5}$/.test(node)) {
+      throw new DemoConfigError(
+        `REDIS_CLUSTER_NODES must be host:port,host:port,..., got "${node}" among them`,
+      );
+    }
+  }
+  return nodes;
 }

@@ -17,6 +17,15 @@ async function redisBroker(url: string, keyPrefix: string | undefined): Promise<
   return new RedisSseBroker({ url, keyPrefix });
 }
 
+/** The Redis broker on a Redis Cluster, loaded only when asked for too. */
+async function redisClusterBroker(
+  nodes: string[],
+  keyPrefix: string | undefined,
+): Promise<SseBroker> {
+  const { RedisSseBroker } = await import('nestjs-sse-hub/redis');
+  return new RedisSseBroker({ cluster: { nodes }, keyPrefix });
+}
+
 /** The NATS broker, loaded only when asked for, as the Redis one. */
 async function natsBroker(servers: string, prefix: string | undefined): Promise<SseBroker> {
   const { NatsSseBroker } = await import('nestjs-sse-hub/nats');
@@ -55,11 +64,13 @@ export class DemoModule {
             // (401).
             resolveUser: (request) => authService.userOf(request),
             broker:
-              config.natsUrl !== undefined
-                ? await natsBroker(config.natsUrl, config.natsPrefix)
-                : config.redisUrl === undefined
-                  ? undefined
-                  : await redisBroker(config.redisUrl, config.redisKeyPrefix),
+              config.redisClusterNodes !== undefined
+                ? await redisClusterBroker(config.redisClusterNodes, config.redisKeyPrefix)
+                : config.natsUrl !== undefined
+                  ? await natsBroker(config.natsUrl, config.natsPrefix)
+                  : config.redisUrl === undefined
+                    ? undefined
+                    : await redisBroker(config.redisUrl, config.redisKeyPrefix),
           }),
         }),
       ],

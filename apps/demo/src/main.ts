@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   const where = `http://localhost:${port}/`;
   logger.log(
     `Listening on ${where} (${config.platform}, ${config.transport} transport, ` +
-      `${config.natsUrl !== undefined ? 'NATS' : config.redisUrl === undefined ? 'in-memory' : 'Redis'} broker)`,
+      `${config.redisClusterNodes !== undefined ? 'Redis Cluster' : config.natsUrl !== undefined ? 'NATS' : config.redisUrl === undefined ? 'in-memory' : 'Redis'} broker)`,
   );
 }
 

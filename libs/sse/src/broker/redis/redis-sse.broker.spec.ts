@@ -38,6 +38,10 @@ describe('RedisSseBroker options', () => {
       [{ presenceTtlMs: 0 }, 'presenceTtlMs'],
       [{ presenceTtlMs: 1000, presenceHeartbeatMs: 1000 }, 'presenceHeartbeatMs'],
       [{ commandTimeoutMs: 1.5 }, 'commandTimeoutMs'],
+      [{ cluster: { nodes: [] } }, 'cluster'],
+      [{ cluster: { nodes: ['no-port'] } }, 'cluster'],
+      [{ cluster: { nodes: [{ host: 'h' }] } }, 'cluster'],
+      [{ cluster: { nodes: ['h:7000'] }, url: 'redis://h' }, 'cluster'],
     ];
     for (const [options, option] of cases) {
       let error: unknown;

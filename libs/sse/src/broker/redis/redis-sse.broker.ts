@@ -13,13 +13,11 @@ import {
   type RedisSseBrokerOptions,
   type RedisSseResolvedOptions,
 } from './redis-sse.options.js';
-import { RedisSseRecentWrites } from './redis-sse.failover.js';
+import { RedisSseRecentWrites } from './redis-sse.recent-writes.js';
 import { RedisSseReadiness, whenReady } from './redis-sse.readiness.js';
-import { ALL_CLUSTER_SCRIPTS } from './redis-sse.cluster-scripts.js';
-import { ALL_SCRIPTS } from './redis-sse.scripts.js';
-import { openRedisSseSession, type RedisSseSession } from './redis-sse.session.js';
+import { followFailovers, loadScripts } from './redis-sse.failover.js';
 import { deliverSignal } from './redis-sse.signals.js';
-import { SHARDED_TOPIC_SCRIPTS, TOPIC_SCRIPTS } from './redis-sse.topic-scripts.js';
+import { openRedisSseSession, type RedisSseSession } from './redis-sse.session.js';
 
 const DISABLED: SseReplay = { events: [], gap: 'disabled' };
 const UNAVAILABLE: SseReplay = { events: [], gap: 'unavailable' };
@@ -100,7 +98,12 @@ export class RedisSseBroker implements SseBroker {
     events.on(session.cluster ? 'smessage' : 'message', (channel: string, payload: string) =>
       this.receive(session, channel, payload),
     );
-    if (session.cluster) this.followFailovers(session, () => attached);
+    if (session.cluster) {
+      followFailovers(session, this.recent, {
+        current: () => attached && this.session === session,
+        loadScripts: () => this.loadScripts(session),
+      });
+    }
     for (const client of [commands, events]) {
       client.on('error', (error: unknown) => report('connection', error));
       client.on('close', () => report('connection', new Error('connection closed')));
@@ -114,52 +117,9 @@ export class RedisSseBroker implements SseBroker {
     attached = true;
   }
 
-  /**
-   * On a Redis Cluster: a master that failed over took its sharded subscriptions along;
-   * once ioredis has made them again on the new master, this instance's clients replay
-   * what they missed, and presence and lost-event markers are written again (a replica
-   * may lack the master's last writes).
-   */
-  private followFailovers(session: RedisSseSession, attached: () => boolean): void {
-    // A node left the cluster (a master failed over, say): what it acknowledged last may
-    // not have reached its replica.
-    session.commands.on('-node', () => {
-      if (this.session !== session) return;
-      for (const message of this.recent.suspects()) session.ledger.lose(message, false);
-    });
-    let lost = false;
-    session.events.on('-subscriber', () => (lost = true));
-    session.events.on('subscribersReady', () => {
-      if (!lost || !attached()) return;
-      lost = false;
-      void whenReady(session.commands).then(async (ready) => {
-        if (!ready || this.session !== session) return;
-        session.host.reconnectLocal();
-        await this.loadScripts(session);
-        await session.presence.rewrite();
-        await session.ledger.flush();
-      });
-    });
-  }
-
   /** Loads the scripts on Redis, or on every master of a cluster. */
   private loadScripts(session: RedisSseSession): Promise<unknown> {
-    const report = (error: unknown): void => this.readiness.report('script', error);
-    const { commands } = session;
-    if (!session.cluster) {
-      const scripts = [...ALL_SCRIPTS, ...TOPIC_SCRIPTS];
-      return Promise.all(scripts.map((script) => script.load(commands).catch(report)));
-    }
-    const masters = (commands as { nodes(role: 'master'): RedisSseSession['commands'][] }).nodes(
-      'master',
-    );
-    return Promise.all(
-      masters.flatMap((node) =>
-        [...ALL_CLUSTER_SCRIPTS, ...Object.values(SHARDED_TOPIC_SCRIPTS)].map((script) =>
-          script.load(node).catch(report),
-        ),
-      ),
-    );
+    return loadScripts(session, (error) => this.readiness.report('script', error));
   }
 
   /** Runs on every `ready` of the commands connection: the instance (re)joins the cluster. */

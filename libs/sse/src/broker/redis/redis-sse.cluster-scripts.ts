@@ -126,6 +126,24 @@ trim(KEYS[1], KEYS[2], size, keep_ms)
 return 1
 `);
 
+/**
+ * Which of the given events a stream lacks. KEYS: the stream. ARGV: seqs. Returns the
+ * newest seq it lacks, or '' when it holds them all.
+ */
+export const CLUSTER_NEWEST_MISSING = new RedisSseScript(`${COMMON}
+local held = {}
+local kept = redis.call('XRANGE', KEYS[1], '-', '+')
+for j = 1, #kept do
+  local value = kept[j][2][2]
+  held[string.sub(value, 1, (string.find(value, '\\n', 1, true) or 1) - 1)] = true
+end
+local newest = ''
+for i = 1, #ARGV do
+  if not held[ARGV[i]] and ARGV[i] > newest then newest = ARGV[i] end
+end
+return newest
+`);
+
 /** Every cluster script, to load them all on each master. */
 export const ALL_CLUSTER_SCRIPTS: readonly RedisSseScript[] = [
   CLUSTER_PUBLISH_TO_USER,
@@ -137,4 +155,5 @@ export const ALL_CLUSTER_SCRIPTS: readonly RedisSseScript[] = [
   CLUSTER_FORGET,
   CLUSTER_PREPARE_REPLAY,
   MARK_DROPPED,
+  CLUSTER_NEWEST_MISSING,
 ];

@@ -1,30 +1,66 @@
-import type { SseEnvelope } from '../sse-broker.interface.js';
+import { ALL_CLUSTER_SCRIPTS } from './redis-sse.cluster-scripts.js';
+import type { RedisSseClient } from './redis-sse.connection.js';
+import { whenReady } from './redis-sse.readiness.js';
+import type { RedisSseRecentWrites } from './redis-sse.recent-writes.js';
+import { ALL_SCRIPTS } from './redis-sse.scripts.js';
+import type { RedisSseSession } from './redis-sse.session.js';
+import { everySubscriberUp } from './redis-sse.subscriptions.js';
+import { SHARDED_TOPIC_SCRIPTS, TOPIC_SCRIPTS } from './redis-sse.topic-scripts.js';
 
-// How far back a write counts as possibly not yet copied to a replica, and how many are
-// remembered: replication runs milliseconds behind, a failover is noticed within seconds.
-const WINDOW_MS = 10_000;
-const MAX_WRITES = 1000;
+/** Loads the scripts on Redis, or on every master of a cluster (each has its own cache). */
+export function loadScripts(
+  session: RedisSseSession,
+  report: (error: unknown) => void,
+): Promise<unknown> {
+  const { commands } = session;
+  if (!session.cluster) {
+    const scripts = [...ALL_SCRIPTS, ...TOPIC_SCRIPTS];
+    return Promise.all(scripts.map((script) => script.load(commands).catch(report)));
+  }
+  const masters = (commands as { nodes(role: 'master'): RedisSseClient[] }).nodes('master');
+  const scripts = [...ALL_CLUSTER_SCRIPTS, ...Object.values(SHARDED_TOPIC_SCRIPTS)];
+  return Promise.all(
+    masters.flatMap((node) => scripts.map((script) => script.load(node).catch(report))),
+  );
+}
 
 /**
- * The messages this instance had Redis Cluster take most recently. A master copies its
- * writes to its replica a little later: when it fails over, the newest of them may be
- * missing on the replica that takes over, though Redis acknowledged them. After a failover
- * they are handed to the ledger as possibly lost: it looks for each in its stream, and
- * marks and tells of those that are not there, so that their clients get `sse:gap` rather
- * than silence.
+ * On a Redis Cluster: a master that failed over took its sharded subscriptions along, and
+ * maybe its newest writes (replication is asynchronous).
+ *
+ * - When a node leaves the cluster, the messages Redis acknowledged last are looked for on
+ *   the new masters; what a stream lacks is told as lost (`RedisSseRecentWrites`).
+ * - Once ioredis has made the subscriptions again on the new master (every subscriber
+ *   up), this instance's clients replay what they missed, and the scripts, presence and
+ *   lost-event markers are written again (a replica may lack the master's last writes).
  */
-export class RedisSseRecentWrites {
-  private readonly writes: { message: SseEnvelope; at: number }[] = [];
-
-  /** Redis acknowledged the message. */
-  record(message: SseEnvelope): void {
-    this.writes.push({ message, at: Date.now() });
-    if (this.writes.length > MAX_WRITES) this.writes.shift();
-  }
-
-  /** The messages a failover that was just noticed may have lost. */
-  suspects(): SseEnvelope[] {
-    const since = Date.now() - WINDOW_MS;
-    return this.writes.filter((write) => write.at >= since).map((write) => write.message);
-  }
+export function followFailovers(
+  session: RedisSseSession,
+  recent: RedisSseRecentWrites,
+  broker: { current(): boolean; loadScripts(): Promise<unknown> },
+): void {
+  let checking: Promise<void> | undefined;
+  session.commands.on('-node', () => {
+    if (!broker.current() || checking !== undefined) return;
+    checking = recent
+      .check(session.commands, session.keys, session.ledger)
+      .finally(() => (checking = undefined));
+  });
+  let lost = false;
+  session.events.on('-subscriber', () => (lost = true));
+  // A subscriber that could not connect (its master is gone, the new one not yet known):
+  // ioredis tries again after refreshing the slots.
+  session.events.on('error', () => (lost = true));
+  session.events.on('subscribersReady', () => {
+    if (!lost || !broker.current() || !everySubscriberUp(session.events)) return;
+    lost = false;
+    void whenReady(session.commands).then(async (ready) => {
+      if (!ready || !broker.current()) return;
+      session.host.reconnectLocal();
+      await broker.loadScripts();
+      await session.presence.rewrite();
+      await session.topicPresence.rewrite();
+      await session.ledger.flush();
+    });
+  });
 }

@@ -1,10 +1,7 @@
 import { decodeEntry, decodeSignal } from './redis-sse.codec.js';
 import type { RedisSseSession } from './redis-sse.session.js';
 
-/**
- * A pub/sub message, handled: a user's or a broadcast's live event, a disconnect, news of
- * lost events, a join or leave told on a user's channel, or a topic's live event.
- */
+/** A pub/sub message from another instance (or this one's join or leave), applied here. */
 export function deliverSignal(session: RedisSseSession, channel: string, payload: string): void {
   const { host } = session;
   const userId = session.keys.userOfChannel(channel);
@@ -21,10 +18,10 @@ export function deliverSignal(session: RedisSseSession, channel: string, payload
     return;
   }
   // This instance's own messages were written to its connections already.
-  if (signal.origin === host.instanceId) return;
+  if (signal.origin === session.host.instanceId) return;
   switch (signal.kind) {
     case 'disconnect':
-      if (userId !== null) host.disconnectLocal(userId);
+      if (userId !== null) session.host.disconnectLocal(userId);
       return;
     case 'lost':
       // Live events of this instance's clients may be among them: they reconnect and
@@ -39,7 +36,7 @@ export function deliverSignal(session: RedisSseSession, channel: string, payload
       return;
     case 'message': {
       const message = decodeEntry(payload, userId === null ? null : [userId], signal.entry);
-      if (message !== undefined) host.deliver(message);
+      if (message !== undefined) session.host.deliver(message);
     }
   }
 }

@@ -171,15 +171,31 @@ export class RedisSseSubscriptions {
  * types; without them (another ioredis version), there is nothing to wait for.
  */
 function shardedSubscribers(client: RedisSseClient): { ping(): Promise<unknown> }[] {
-  type Subscriber = { getInstance?(): { status: string; ping(): Promise<unknown> } | null };
+  return subscriberConnections(client).filter((instance) => instance.status === 'ready');
+}
+
+type SubscriberConnection = { status: string; ping(): Promise<unknown> };
+
+function subscriberConnections(client: RedisSseClient): SubscriberConnection[] {
+  type Subscriber = { getInstance?(): SubscriberConnection | null };
   const group = (client as unknown as { shardedSubscribers?: { shardedSubscribers?: unknown } })
     .shardedSubscribers?.shardedSubscribers;
   if (!(group instanceof Map)) return [];
-  const up: { ping(): Promise<unknown> }[] = [];
+  const all: SubscriberConnection[] = [];
   for (const subscriber of group.values() as Iterable<Subscriber>) {
     const instance = subscriber.getInstance?.();
-    if (instance !== null && instance !== undefined && instance.status === 'ready')
-      up.push(instance);
+    if (instance !== null && instance !== undefined) all.push(instance);
   }
-  return up;
+  return all;
+}
+
+/**
+ * Whether every sharded subscriber of a cluster is connected, as far as can be known: a
+ * failover is over for pub/sub only once they all are.
+ */
+export function everySubscriberUp(client: RedisSseClient): boolean {
+  // `wait`: never started, as it holds no channel.
+  return subscriberConnections(client).every((instance) =>
+    ['ready', 'wait'].includes(instance.status),
+  );
 }
