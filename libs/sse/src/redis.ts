@@ -26,5 +26,6 @@
  */
 export { RedisSseBroker } from './broker/redis/redis-sse.broker.js';
 export { RedisSseBrokerOptionsError } from './broker/redis/redis-sse.errors.js';
+export { RedisSseUnavailableError } from './broker/redis/redis-sse.errors.js';
 export { REDIS_SSE_BROKER_DEFAULTS } from './broker/redis/redis-sse.options.js';
 export type { RedisSseBrokerOptions } from './broker/redis/redis-sse.options.js';

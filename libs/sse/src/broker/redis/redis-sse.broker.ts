@@ -207,10 +207,9 @@ export class RedisSseBroker implements SseBroker {
   }
 
   /**
-   * A connection of the user opened here: listen to the user's channel, count it. The
-   * user's first connection here resolves once the channel is subscribed: the hub then
-   * reads what other instances sent before that, so that nothing sent at the instant of
-   * connecting is missed.
+   * A connection opened here: listen to the user's and its topics' channels, count it; the
+   * first resolves once they listen and the memberships are read, and the hub replays
+   * what came before, so that nothing sent at the instant of connecting is missed.
    */
   connected(
     userId: string,
@@ -221,8 +220,7 @@ export class RedisSseBroker implements SseBroker {
     if (session === undefined) return undefined;
     const subscribing = session.subscriptions.want(userId);
     session.presence.touch(userId, 1);
-    // On the user's first connection here: its memberships, read once its channel is
-    // subscribed (a join after the read is then told), and the topics' channels.
+    // The first connection here reads the memberships once the user's channel listens.
     const joining = session.topics.connected(userId, topics, subscribing);
     if (joining !== undefined) return joining.then(() => undefined);
     return subscribing?.then(() => undefined);
@@ -238,10 +236,8 @@ export class RedisSseBroker implements SseBroker {
   }
 
   /**
-   * Makes the user a member of `topic` in Redis and tells every instance with the user's
-   * connections; resolves once those here receive the topic. Rejects with
-   * `SseTooManyTopicsError` past `maxTopicsPerUser`, `RedisSseUnavailableError` when Redis
-   * does not answer.
+   * Makes the user a member of `topic` on every instance (see `RedisSseTopics.join`).
+   * Rejects with `SseTooManyTopicsError`, or `RedisSseUnavailableError` without Redis.
    */
   join(userId: string, topic: string): Promise<boolean> {
     return this.requireSession().topics.join(userId, topic);
