@@ -1,6 +1,6 @@
 import { Inject, Injectable, type MessageEvent } from '@nestjs/common';
 import type { Observable } from 'rxjs';
-import { SseBroker, type SseEnvelope } from './broker/sse-broker.interface.js';
+import { SseBroker } from './broker/sse-broker.interface.js';
 import { SseCounters, type SseMessageKind } from './hub/sse-counters.js';
 import { SseHub } from './hub/sse-hub.js';
 import type {
@@ -15,15 +15,8 @@ import { SseInvalidUserIdError } from './sse.errors.js';
 import { SSE_RESOLVED_OPTIONS } from './sse.internal-constants.js';
 import type { SseResolvedOptions } from './sse.options.js';
 import { openObservableStream } from './transport/observable-sse.transport.js';
-import { sseId } from './wire/sse-id.js';
-import {
-  checkEventId,
-  checkEventName,
-  checkSubscriptions,
-  checkTopic,
-  checkUserId,
-  serialiseData,
-} from './wire/sse-validate.js';
+import { createEnvelope } from './wire/sse-envelope.factory.js';
+import { checkSubscriptions, checkTopic, checkUserId } from './wire/sse-validate.js';
 
 /**
  * Pushes events to users, from anywhere in the application. Every open connection (tab)
@@ -200,16 +193,7 @@ export class SseService<Events extends object = SseAnyEvents> {
     options: SseSendOptions,
     kind: SseMessageKind,
   ): Promise<SseSendResult> {
-    const seq = sseId();
-    const envelope: SseEnvelope = {
-      id: options.id === undefined ? seq : checkEventId(options.id),
-      seq,
-      event: options.event === undefined ? undefined : checkEventName(options.event),
-      data: serialiseData(data, this.options.maxMessageBytes),
-      to,
-      // Always present, so that every envelope has one shape on the hot path.
-      topic,
-    };
+    const envelope = createEnvelope(to, topic, data, options, this.options.maxMessageBytes);
     if (to !== null && to.length === 0) {
       return Promise.resolve({ id: envelope.id, delivered: 0, stored: false });
     }

@@ -4,14 +4,8 @@ import type { SseSendOptions, SseSendResult } from '../interfaces/sse-service.in
 import { SseError, SseInvalidUserIdError, SseOptionsError } from '../sse.errors.js';
 import { SSE_LOGGER_CONTEXT } from '../sse.internal-constants.js';
 import { resolveSseOptions, resolveSseRoute } from '../sse.options.js';
-import { sseId } from '../wire/sse-id.js';
-import {
-  checkEventId,
-  checkEventName,
-  checkTopic,
-  checkUserId,
-  serialiseData,
-} from '../wire/sse-validate.js';
+import { createEnvelope } from '../wire/sse-envelope.factory.js';
+import { checkTopic, checkUserId } from '../wire/sse-validate.js';
 import { publisherHost } from './sse-publisher.host.js';
 
 /** Options of `new SsePublisher(options)`. */
@@ -133,14 +127,7 @@ export class SsePublisher {
     data: unknown,
     options: SseSendOptions,
   ): Promise<SseSendResult> {
-    const seq = sseId();
-    const envelope: SseEnvelope = {
-      id: options.id === undefined ? seq : checkEventId(options.id),
-      seq,
-      event: options.event === undefined ? undefined : checkEventName(options.event),
-      data: serialiseData(data, this.maxMessageBytes),
-      ...address,
-    };
+    const envelope = createEnvelope(address.to, address.topic, data, options, this.maxMessageBytes);
     if (this.closing !== undefined) {
       throw new SseError(
         'This SsePublisher is closed. Potential solutions: send before close(), or make a ' +
