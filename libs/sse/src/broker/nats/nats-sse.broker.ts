@@ -13,7 +13,7 @@ import {
 } from '../../history/sse-replay.js';
 import { SseError } from '../../sse.errors.js';
 import { answersWithin } from '../sse-broker-ping.js';
-import { encodeDisconnect, encodeEntry, messageHead } from '../redis/redis-sse.codec.js';
+import { encodeDisconnect, encodeEntry, messageHead } from '../sse-broker.codec.js';
 import type { NatsSseHistoryRead } from './nats-sse.history.js';
 import { NatsSseLostEvents } from './nats-sse.lost-events.js';
 import {

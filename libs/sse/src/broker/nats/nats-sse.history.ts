@@ -15,7 +15,7 @@ import {
   type SseHistoryEntry,
   type SseHistorySource,
 } from '../../history/sse-replay.js';
-import { decodeEntry, decodeSignal } from '../redis/redis-sse.codec.js';
+import { decodeEntry, decodeSignal } from '../sse-broker.codec.js';
 import type { NatsSseResolvedOptions } from './nats-sse.options.js';
 import type { NatsSseSubjects } from './nats-sse.subjects.js';
 

@@ -2,7 +2,7 @@ import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jets
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { SseBrokerHost } from '../sse-broker.interface.js';
-import { decodeEntry, decodeSignal } from '../redis/redis-sse.codec.js';
+import { decodeEntry, decodeSignal } from '../sse-broker.codec.js';
 import { NatsSseConnection } from './nats-sse.connection.js';
 import { NatsSseHistory } from './nats-sse.history.js';
 import type { NatsSseLostEvents } from './nats-sse.lost-events.js';

@@ -1,6 +1,6 @@
 import type { SseBrokerHost, SseEnvelope } from '../sse-broker.interface.js';
 import { SseError } from '../../sse.errors.js';
-import { decodeEntry, decodeSignal } from '../redis/redis-sse.codec.js';
+import { decodeEntry, decodeSignal } from '../sse-broker.codec.js';
 import type { NatsSseMemberships } from './nats-sse.memberships.js';
 import type { NatsSsePresence } from './nats-sse.presence.js';
 import type { NatsSseParts } from './nats-sse.session.js';

@@ -1,6 +1,6 @@
 import type { Cluster } from 'ioredis';
 import type { SseBrokerHost } from '../sse-broker.interface.js';
-import { encodeDisconnect } from './redis-sse.codec.js';
+import { encodeDisconnect } from '../sse-broker.codec.js';
 import {
   CLUSTER_FORGET,
   CLUSTER_HEARTBEAT,

@@ -7,7 +7,7 @@ import {
   type SseHistorySource,
 } from '../../history/sse-replay.js';
 import { CLUSTER_PREPARE_REPLAY } from './redis-sse.cluster-scripts.js';
-import { decodeEntry } from './redis-sse.codec.js';
+import { decodeEntry } from '../sse-broker.codec.js';
 import type { RedisSseClient } from './redis-sse.connection.js';
 import type { RedisSseKeys } from './redis-sse.keys.js';
 import type { RedisSseLedger } from './redis-sse.ledger.js';

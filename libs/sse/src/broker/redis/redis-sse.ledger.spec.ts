@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { redisRequirement, TEST_REDIS_URL } from '../../../../../test/support/requirements.js';
 import { eventually } from '../../../../../test/support/eventually.js';
 import type { SseEnvelope } from '../sse-broker.interface.js';
-import { decodeSignal, encodeEntry, type RedisSseSignal } from './redis-sse.codec.js';
+import { decodeSignal, encodeEntry, type SseBrokerSignal } from '../sse-broker.codec.js';
 import { RedisSseKeys } from './redis-sse.keys.js';
 import { RedisSseLedger } from './redis-sse.ledger.js';
 import { RedisSsePublisher } from './redis-sse.publisher.js';
@@ -17,7 +17,7 @@ describe.skipIf(!redis.available)('the lost-event ledger, on a real Redis', () =
   let listener: Redis;
   let keys: RedisSseKeys;
   let ledger: RedisSseLedger;
-  let heard: RedisSseSignal[];
+  let heard: SseBrokerSignal[];
   let errors: unknown[];
 
   beforeEach(async () => {

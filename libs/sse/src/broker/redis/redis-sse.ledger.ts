@@ -1,5 +1,5 @@
 import type { SseEnvelope } from '../sse-broker.interface.js';
-import { encodeLost, type RedisSseLostEvents } from './redis-sse.codec.js';
+import { encodeLost, type SseLostEventsSignal } from '../sse-broker.codec.js';
 import type { RedisSseClient } from './redis-sse.connection.js';
 import type { RedisSseKeys } from './redis-sse.keys.js';
 import type { RedisSsePublisher } from './redis-sse.publisher.js';
@@ -70,7 +70,7 @@ export class RedisSseLedger {
   }
 
   /** Another instance told of its losses. */
-  heard(lost: RedisSseLostEvents): void {
+  heard(lost: SseLostEventsSignal): void {
     if (lost.all !== undefined) this.know(null, lost.all);
     for (const [userId, seq] of lost.users) this.know(this.bounded(userId), seq);
   }

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { SseBrokerHost } from '../sse-broker.interface.js';
 import type { RedisSseKeys } from './redis-sse.keys.js';
-import { encodeDisconnect } from './redis-sse.codec.js';
+import { encodeDisconnect } from '../sse-broker.codec.js';
 import {
   CLEAR_PRESENCE,
   HEARTBEAT,

@@ -1,7 +1,7 @@
 import type { SseEnvelope } from '../sse-broker.interface.js';
 import type { RedisSseClusterPresence } from './redis-sse.cluster-presence.js';
 import { CLUSTER_PUBLISH_TO_ALL, CLUSTER_PUBLISH_TO_USER } from './redis-sse.cluster-scripts.js';
-import { encodeEntry, messageHead } from './redis-sse.codec.js';
+import { encodeEntry, messageHead } from '../sse-broker.codec.js';
 import type { RedisSseClient } from './redis-sse.connection.js';
 import type { RedisSseKeys } from './redis-sse.keys.js';
 import { surelyNotRun } from './redis-sse.readiness.js';

@@ -1,4 +1,4 @@
-import { decodeEntry, decodeSignal } from './redis-sse.codec.js';
+import { decodeEntry, decodeSignal } from '../sse-broker.codec.js';
 import type { RedisSseSession } from './redis-sse.session.js';
 
 /** A pub/sub message from another instance (or this one's join or leave), applied here. */

@@ -1,7 +1,7 @@
 import type { SseBrokerHost, SseEnvelope } from '../sse-broker.interface.js';
 import { SseTooManyTopicsError } from '../../sse.errors.js';
 import { sseId } from '../../wire/sse-id.js';
-import { decodeEntry, type RedisSseMembershipSignal } from './redis-sse.codec.js';
+import { decodeEntry, type SseMembershipSignal } from '../sse-broker.codec.js';
 import { RedisSseUnavailableError } from './redis-sse.errors.js';
 import type { RedisSseClient } from './redis-sse.connection.js';
 import type { RedisSseKeys } from './redis-sse.keys.js';
@@ -14,7 +14,7 @@ interface LocalMemberships {
   readonly topics: Map<string, string>;
   version: number;
   /** Joins and leaves told while the memberships were being read, applied after. */
-  queued: RedisSseMembershipSignal[] | undefined;
+  queued: SseMembershipSignal[] | undefined;
 }
 
 /**
@@ -130,7 +130,7 @@ export class RedisSseTopics {
   }
 
   /** A join or leave told on the user's channel, from any instance (this one too). */
-  told(userId: string, signal: RedisSseMembershipSignal): void {
+  told(userId: string, signal: SseMembershipSignal): void {
     const mine = this.local.get(userId);
     if (mine === undefined) return;
     if (mine.queued !== undefined) mine.queued.push(signal);
@@ -179,7 +179,7 @@ export class RedisSseTopics {
     await Promise.all(waits);
   }
 
-  private apply(userId: string, mine: LocalMemberships, signal: RedisSseMembershipSignal): void {
+  private apply(userId: string, mine: LocalMemberships, signal: SseMembershipSignal): void {
     if (signal.version <= mine.version) return;
     mine.version = signal.version;
     const { topic } = signal;

@@ -1,10 +1,11 @@
-import type { SseEnvelope } from '../sse-broker.interface.js';
+import type { SseEnvelope } from './sse-broker.interface.js';
 
 /**
- * How a message is written in Redis: `seq`, id, event name and data on four lines, the id
- * empty when it is the seq and the name empty for a plain `message`. Ids and names never
- * hold a line break (`send` refuses them) and the data comes last, so it may hold any.
- * No JSON around data that is often JSON already: nothing to escape, one copy.
+ * How a message is written in a broker (a Redis stream entry, a NATS message): `seq`, id,
+ * event name and data on four lines, the id empty when it is the seq and the name empty
+ * for a plain `message`. Ids and names never hold a line break (`send` refuses them) and
+ * the data comes last, so it may hold any. No JSON around data that is often JSON
+ * already: nothing to escape, one copy.
  */
 export function encodeEntry(message: SseEnvelope): string {
   const id = message.id === message.seq ? '' : message.id;
@@ -33,7 +34,7 @@ export function decodeEntry(
 }
 
 /** Events an instance sent but Redis did not take: the newest seq per user, or of everyone. */
-export interface RedisSseLostEvents {
+export interface SseLostEventsSignal {
   /** Newest lost seq of a broadcast (or of users past the ledger's bound): lost for everyone. */
   readonly all?: string;
   /** Newest lost seq per user. */
@@ -47,14 +48,14 @@ export interface RedisSseLostEvents {
  * (`j<origin>\n<version>\n<topic>\n<from>`, written by the join script) or a leave
  * (`p<origin>\n<version>\n<topic>`).
  */
-export type RedisSseSignal =
+export type SseBrokerSignal =
   | { readonly kind: 'message'; readonly origin: string; readonly entry: number }
-  | RedisSseMembershipSignal
+  | SseMembershipSignal
   | { readonly kind: 'disconnect'; readonly origin: string }
-  | { readonly kind: 'lost'; readonly origin: string; readonly lost: RedisSseLostEvents };
+  | { readonly kind: 'lost'; readonly origin: string; readonly lost: SseLostEventsSignal };
 
 /** A join or leave, told on the user's channel. */
-export interface RedisSseMembershipSignal {
+export interface SseMembershipSignal {
   readonly kind: 'join' | 'leave';
   readonly origin: string;
   readonly version: number;
@@ -64,7 +65,7 @@ export interface RedisSseMembershipSignal {
 }
 
 /** Reads the head of a pub/sub message; `entry` is where a message's entry starts. */
-export function decodeSignal(payload: string): RedisSseSignal | undefined {
+export function decodeSignal(payload: string): SseBrokerSignal | undefined {
   const kind = payload.charAt(0);
   if (kind === 'j' || kind === 'p') {
     const [origin, version, topic, from = ''] = payload.slice(1).split('\n');
@@ -94,17 +95,17 @@ export function encodeDisconnect(origin: string): string {
  * News of events that Redis did not take, for the other instances: user ids hold no
  * control character (`send` refuses them), so lines separate the fields.
  */
-export function encodeLost(origin: string, lost: RedisSseLostEvents): string {
+export function encodeLost(origin: string, lost: SseLostEventsSignal): string {
   let payload = `l${origin}\n${lost.all ?? ''}`;
   for (const [userId, seq] of lost.users) payload += `\n${userId}\n${seq}`;
   return payload;
 }
 
-function decodeLost(payload: string): RedisSseSignal | undefined {
+function decodeLost(payload: string): SseBrokerSignal | undefined {
   const lines = payload.slice(1).split('\n');
   if (lines.length < 2 || lines.length % 2 !== 0) return undefined;
   const users: [string, string][] = [];
   for (let i = 2; i < lines.length; i += 2) users.push([lines[i], lines[i + 1]]);
-  const lost: RedisSseLostEvents = lines[1] === '' ? { users } : { all: lines[1], users };
+  const lost: SseLostEventsSignal = lines[1] === '' ? { users } : { all: lines[1], users };
   return { kind: 'lost', origin: lines[0], lost };
 }

@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import { describe, expect, it } from 'vitest';
-import type { SseEnvelope } from '../sse-broker.interface.js';
+import type { SseEnvelope } from './sse-broker.interface.js';
 import {
   decodeEntry,
   decodeSignal,
@@ -8,7 +8,7 @@ import {
   encodeEntry,
   encodeLost,
   messageHead,
-} from './redis-sse.codec.js';
+} from './sse-broker.codec.js';
 
 describe('the Redis entry codec', () => {
   const seq = uuidv7();
