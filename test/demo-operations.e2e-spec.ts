@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DemoServer } from './support/demo-server.js';
 import { eventually } from './support/eventually.js';
-import { freePort, OwnNatsServer } from './support/nats-server.js';
+import { OwnNatsServer } from './support/nats-server.js';
+import { freePort } from './support/free-port.js';
 import { OwnRedis } from './support/own-redis.js';
 import {
   natsServerBinaryRequirement,

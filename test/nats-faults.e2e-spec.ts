@@ -8,7 +8,8 @@ import { NatsSseBroker } from 'nestjs-sse-hub/nats';
 import { received, receivedData } from './support/sse-client.js';
 import { openStream, startApp, type TestApp } from './support/app.js';
 import { eventually } from './support/eventually.js';
-import { freePort, OwnNatsServer } from './support/nats-server.js';
+import { OwnNatsServer } from './support/nats-server.js';
+import { freePort } from './support/free-port.js';
 import { natsServerBinaryRequirement } from './support/requirements.js';
 import { RawSseClient } from './support/sse-client.js';
 

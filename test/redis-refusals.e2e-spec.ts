@@ -3,7 +3,8 @@ import { SSE_GAP_EVENT } from 'nestjs-sse-hub';
 import { RedisSseBroker } from 'nestjs-sse-hub/redis';
 import { openStream, startApp, type TestApp } from './support/app.js';
 import { eventually } from './support/eventually.js';
-import { OwnRedis, freePort } from './support/own-redis.js';
+import { OwnRedis } from './support/own-redis.js';
+import { freePort } from './support/free-port.js';
 import { redisServerBinaryRequirement } from './support/requirements.js';
 import type { RawSseClient } from './support/sse-client.js';
 
