@@ -119,7 +119,11 @@ function estimateSec(planned) {
         total += PLAN.repeats * ((count * n) / rate('broadcastDeliveriesPerSec') + 0.2);
       if (wants('burst'))
         total += PLAN.repeats * ((count * n) / rate('burstDeliveriesPerSec') + 0.2);
-      if (wants('topic') && server.script.endsWith('nestjs-sse-hub.js'))
+      if (
+        wants('topic') &&
+        server.script.endsWith('nestjs-sse-hub.js') &&
+        server.publish !== 'http'
+      )
         total += PLAN.repeats * ((count * n) / rate('broadcastDeliveriesPerSec') + 0.2) + 1;
       if (wants('unicast'))
         total += PLAN.repeats * ((rounds * n) / rate('unicastSendsPerSec') + 0.2);

@@ -226,7 +226,8 @@ export async function measure(processes, server, n, plan, progress) {
   );
   // One topic with every connection in it, as members: the broadcast's work through a topic.
   let topic = [];
-  if (wants('topic')) {
+  // Publishing over HTTP has no topic route (nchan's publisher neither): no topic row there.
+  if (wants('topic') && server.publish !== 'http') {
     const joined = await receiver.call('membership', { users: n, join: true }, 300_000);
     if (joined.supported) {
       topic = await repeat('topic', plan.repeats, 'one topic with every connection', () =>

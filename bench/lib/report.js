@@ -254,7 +254,12 @@ function peerRows(results) {
         const b = figure.get(theirs);
         if (a === null || b === null || a === undefined || b === undefined) return false;
         return figure.lower ? a > b : a < b;
-      }).map((figure) => figure.title.charAt(0).toLowerCase() + figure.title.slice(1));
+      }).map((figure) =>
+        // Lower-case the first word only when it is not an acronym ("CPU per connect").
+        /^[A-Z]{2}/.test(figure.title)
+          ? figure.title
+          : figure.title.charAt(0).toLowerCase() + figure.title.slice(1),
+      );
       return [
         `\`${ours}\``,
         `\`${peer}\``,

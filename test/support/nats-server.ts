@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { freePort } from './free-port.js';
 
 /**
  * A nats-server of a test's own, JetStream on, on its own port, keeping JetStream's data
