@@ -25,15 +25,22 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 
+/** The first of `tools` that cannot be run from PATH (`<tool> --version`), or undefined. */
+export function missingTool(tools) {
+  return tools.find((tool) => {
+    const found = spawnSync(tool, ['--version'], { encoding: 'utf8' });
+    return found.error !== undefined || found.status !== 0;
+  });
+}
+
 /** Why no cluster can be started here (a sentence), or null. */
 export function clusterUnavailable() {
-  for (const tool of ['redis-server', 'redis-cli']) {
-    const found = spawnSync(tool, ['--version'], { encoding: 'utf8' });
-    if (found.error !== undefined || found.status !== 0) {
-      return `${tool} is not installed, and the row starts a Redis Cluster of its own with it (Debian: apt-get install redis-server)`;
-    }
-  }
-  return null;
+  const missing = missingTool(['redis-server', 'redis-cli']);
+  if (missing === undefined) return null;
+  return (
+    `${missing} was not found on PATH: a Redis Cluster of the benchmark's own is started with ` +
+    'redis-server and redis-cli (Debian: apt-get install redis-server)'
+  );
 }
 
 function portIsFree(port) {
