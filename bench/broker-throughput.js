@@ -87,20 +87,20 @@ async function send(sse, { ms, inflight, bytes, users }) {
 
 // --- the brokers -----------------------------------------------------------------------
 
-/** CPU seconds of every node of a Redis (one server or a cluster's masters), summed. */
+/** CPU seconds of each node of a Redis (one server or a cluster's masters). */
 async function redisCpu(ports) {
   const { Redis } = await import('ioredis');
-  let total = 0;
+  const seconds = [];
   for (const port of ports) {
     const admin = new Redis({ host: '127.0.0.1', port, lazyConnect: true });
     try {
       await admin.connect();
-      total += (await redisCounters(admin)).cpu;
+      seconds.push((await redisCounters(admin)).cpu);
     } finally {
       admin.disconnect();
     }
   }
-  return total;
+  return seconds;
 }
 
 const BROKERS = {
@@ -143,7 +143,10 @@ const BROKERS = {
         address: nats.url,
         pids: [nats.pid],
         // Where /proc cannot be read, the server's CPU is not measured (null).
-        cpu: async () => (await nats.counters()).cpu,
+        cpu: async () => {
+          const { cpu } = await nats.counters();
+          return cpu === null ? null : [cpu];
+        },
         stop: () => nats.stop(),
       };
     },
@@ -247,12 +250,14 @@ async function measure(broker, server, count, plan) {
       const total = sent.reduce((sum, s) => sum + s.sent, 0);
       const { got, lastAt } = await delivered(readers, total);
       const [brokerAfter, cpuAfter] = [await server.cpu(), await instancesCpu()];
+      const nodesCpuUs =
+        brokerBefore === null || brokerAfter === null
+          ? null
+          : brokerAfter.map((after, node) => ((after - brokerBefore[node]) * 1e6) / got);
       return {
         messagesPerSec: (got / (lastAt - started)) * 1000,
-        brokerCpuUs:
-          brokerBefore === null || brokerAfter === null
-            ? null
-            : ((brokerAfter - brokerBefore) * 1e6) / got,
+        brokerCpuUs: nodesCpuUs?.reduce((sum, us) => sum + us, 0) ?? null,
+        nodesCpuUs,
         instancesCpuUs: (cpuAfter - cpuBefore) / got,
         lost: total - got,
         failed: sent.reduce((sum, s) => sum + s.failed, 0),
@@ -260,9 +265,10 @@ async function measure(broker, server, count, plan) {
       };
     };
     // Time for every instance to see the others' readers (NATS presence), then a warm-up:
-    // scripts loaded, connections and JIT warm.
+    // scripts loaded, connections to every node open, JIT warm (one second was not enough
+    // for four instances: their first repeat came out at a third of the others).
     await new Promise((resolve) => setTimeout(resolve, 500));
-    await run(1000);
+    await run(2000);
     const repeats = [];
     for (let r = 0; r < plan.repeats; r++) repeats.push(await run(plan.seconds * 1000));
     for (const client of readers) client.close();
@@ -276,6 +282,17 @@ async function measure(broker, server, count, plan) {
       instances: count,
       messagesPerSec: of('messagesPerSec'),
       brokerCpuUs: of('brokerCpuUs', 1),
+      // Each node's median, where the broker has several (a cluster's masters).
+      nodesCpuUs:
+        repeats[0].nodesCpuUs === null
+          ? null
+          : repeats[0].nodesCpuUs.map(
+              (_, node) =>
+                spread(
+                  repeats.map((repeat) => repeat.nodesCpuUs[node]),
+                  1,
+                ).median,
+            ),
       instancesCpuUs: of('instancesCpuUs', 1),
       lost: repeats.reduce((sum, repeat) => sum + repeat.lost, 0),
       failed: repeats.reduce((sum, repeat) => sum + repeat.failed, 0),
@@ -290,8 +307,9 @@ async function measure(broker, server, count, plan) {
   }
 }
 
+const number = (n) => n.toLocaleString('en-US');
 const figure = ({ median, min, max }) =>
-  median === null ? 'not measured' : `${median} (${min}–${max})`;
+  median === null ? 'not measured' : `${number(median)} (${number(min)}–${number(max)})`;
 
 async function main() {
   const plan = {
@@ -345,12 +363,15 @@ async function main() {
   console.log('| --- | --- | --- | --- | --- | --- |');
   for (const r of results) {
     const cpu = (spread) => (spread.median === null ? 'not measured' : `${figure(spread)} µs`);
+    const nodes = r.nodesCpuUs?.length > 1 ? ` (per node ${r.nodesCpuUs.join(' + ')})` : '';
     console.log(
       `| ${BROKERS[r.broker].label} | ${r.instances} | ${figure(r.messagesPerSec)} | ` +
-        `${cpu(r.brokerCpuUs)} | ${cpu(r.instancesCpuUs)} | ${r.lost + r.failed} |`,
+        `${cpu(r.brokerCpuUs)}${nodes} | ${cpu(r.instancesCpuUs)} | ${r.lost + r.failed} |`,
     );
   }
-  console.log('\nmedian of the repeats, lowest–highest in brackets');
+  console.log(
+    `\nmedian of the repeats, lowest–highest in brackets; load average now ${loadavg()[0].toFixed(1)}`,
+  );
 }
 
 if (process.argv.includes('--instance')) await runInstance();
