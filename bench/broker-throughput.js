@@ -322,13 +322,19 @@ async function main() {
     bytes: option('bytes', 100),
     pin: args.includes('--pin'),
   };
-  for (const broker of plan.brokers) {
-    if (BROKERS[broker] === undefined) throw new Error(`unknown broker ${broker}`);
+  const refuse = (reason) => {
+    console.error(reason);
+    process.exitCode = 1;
+  };
+  const unknown = plan.brokers.find((broker) => BROKERS[broker] === undefined);
+  if (unknown !== undefined) {
+    return refuse(`unknown broker ${unknown}: --brokers takes ${Object.keys(BROKERS).join(', ')}`);
   }
   if (plan.pin) {
-    const needed = 3 + Math.max(...plan.instances) + 1;
+    const brokerProcesses = plan.brokers.includes('redis-cluster') ? 3 : 1;
+    const needed = brokerProcesses + Math.max(...plan.instances) + 1;
     if (availableParallelism() < needed) {
-      throw new Error(
+      return refuse(
         `--pin puts every process on a core of its own: it needs ${needed} cores, this machine has ${availableParallelism()}`,
       );
     }
