@@ -15,7 +15,7 @@
 import 'reflect-metadata';
 import { fileURLToPath } from 'node:url';
 import { NatsSseBroker } from 'nestjs-sse-hub/nats';
-import { Instance, reader, serveInstance, startNats } from './lib/throughput.js';
+import { Instance, reader, sendCounted, serveInstance, startNats } from './lib/throughput.js';
 
 const args = process.argv.slice(2);
 const option = (name, fallback) =>
@@ -29,27 +29,7 @@ async function runInstance() {
     history: { size: Number(BENCH_HISTORY) },
     broker: new NatsSseBroker({ servers: BENCH_NATS, prefix: 'bench' }),
   };
-  await serveInstance(options, (sse) => ({ send: (input) => send(sse, input) }));
-}
-
-async function send(sse, { count, inflight, bytes, broadcast }) {
-  const data = 'x'.repeat(bytes);
-  let next = 0;
-  let delivered = 0;
-  let stored = 0;
-  const started = performance.now();
-  const lane = async () => {
-    while (next < count) {
-      next++;
-      const result = broadcast ? await sse.broadcast(data) : await sse.send('reader', data);
-      delivered += result.delivered;
-      if (result.stored) stored++;
-      lastId = result.id;
-    }
-  };
-  let lastId;
-  await Promise.all(Array.from({ length: inflight }, lane));
-  return { ms: performance.now() - started, delivered, stored, lastId };
+  await serveInstance(options, (sse) => ({ send: (input) => sendCounted(sse, input) }));
 }
 
 // --- the runner ------------------------------------------------------------------------

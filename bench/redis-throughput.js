@@ -20,7 +20,7 @@ import 'reflect-metadata';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { RedisSseBroker } from 'nestjs-sse-hub/redis';
-import { Instance, reader, redisCounters, serveInstance } from './lib/throughput.js';
+import { Instance, reader, redisCounters, sendCounted, serveInstance } from './lib/throughput.js';
 
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const args = process.argv.slice(2);
@@ -39,26 +39,7 @@ async function runInstance() {
     history: { size: Number(BENCH_HISTORY) },
     ...(broker === undefined ? {} : { broker }),
   };
-  await serveInstance(options, (sse) => ({ send: (input) => send(sse, input) }));
-}
-
-/** Sends `count` messages, `inflight` at most unanswered at a time. */
-async function send(sse, { count, inflight, bytes, broadcast, users = ['reader'] }) {
-  const data = 'x'.repeat(bytes);
-  let next = 0;
-  let delivered = 0;
-  let stored = 0;
-  const started = performance.now();
-  const lane = async () => {
-    while (next < count) {
-      const to = users[next++ % users.length];
-      const result = broadcast ? await sse.broadcast(data) : await sse.send(to, data);
-      delivered += result.delivered;
-      if (result.stored) stored++;
-    }
-  };
-  await Promise.all(Array.from({ length: inflight }, lane));
-  return { ms: performance.now() - started, delivered, stored };
+  await serveInstance(options, (sse) => ({ send: (input) => sendCounted(sse, input) }));
 }
 
 // --- the runner ------------------------------------------------------------------------

@@ -133,7 +133,7 @@ describe('the benchmark harness', () => {
           }
           await cluster.stop();
           stopped = true;
-          for (const pid of cluster.pids) expect(() => process.kill(pid, 0)).toThrow();
+          for (const pid of cluster.pids) expect(() => process.kill(pid, 0)).toThrow('ESRCH');
         } finally {
           if (!stopped) await cluster.stop();
         }

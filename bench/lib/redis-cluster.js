@@ -51,11 +51,14 @@ function portIsFree(port) {
   });
 }
 
-/** Free ports whose bus port (port + 10000) is free too, taken at random in 30000-39999. */
+/**
+ * Free ports whose bus port (port + 10000) is free too, taken at random in 40000-49999 (the
+ * tests' clusters take 20000-29999, their bus ports 30000-39999).
+ */
 async function freeNodePorts(count) {
   const ports = [];
   while (ports.length < count) {
-    const port = 30_000 + Math.floor(Math.random() * 10_000);
+    const port = 40_000 + Math.floor(Math.random() * 10_000);
     if (ports.includes(port)) continue;
     if ((await portIsFree(port)) && (await portIsFree(port + 10_000))) ports.push(port);
   }

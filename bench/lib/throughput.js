@@ -232,3 +232,28 @@ export async function serveInstance(options, commands) {
   });
   process.send({ ready: app.getHttpServer().address().port });
 }
+
+/**
+ * Sends `count` messages of `bytes` bytes, to `users` in turn (or broadcasts them),
+ * `inflight` at most unanswered at a time: how long it took, the deliveries `send` counted,
+ * how many were stored, and the id of the last.
+ */
+export async function sendCounted(sse, { count, inflight, bytes, broadcast, users = ['reader'] }) {
+  const data = 'x'.repeat(bytes);
+  let next = 0;
+  let delivered = 0;
+  let stored = 0;
+  let lastId;
+  const started = performance.now();
+  const lane = async () => {
+    while (next < count) {
+      const to = users[next++ % users.length];
+      const result = broadcast ? await sse.broadcast(data) : await sse.send(to, data);
+      delivered += result.delivered;
+      if (result.stored) stored++;
+      lastId = result.id;
+    }
+  };
+  await Promise.all(Array.from({ length: inflight }, lane));
+  return { ms: performance.now() - started, delivered, stored, lastId };
+}
