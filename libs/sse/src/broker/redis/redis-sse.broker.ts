@@ -142,11 +142,12 @@ export class RedisSseBroker implements SseBroker {
    * Keeps the message (history on), counts its recipients' connections on the other
    * instances and publishes it to them, in one script; then writes it to this instance's
    * connections. When Redis does not take it, only the latter (`stored: false`, the local
-   * `delivered`), and the ledger tells the other instances and marks it lost.
+   * `delivered`), and the ledger tells the other instances and marks it lost; the messages
+   * after it go to Redis once the others were told (`RedisSseSendOrder`).
    */
   publish(message: SseEnvelope): Promise<SsePublishReceipt> {
     const session = this.requireSession();
-    const remote = session.publisher.publish(message);
+    const remote = session.order.send(message);
     const receipt = this.tail
       .then(() => remote)
       .then((others): SsePublishReceipt => {

@@ -29,7 +29,9 @@ export function loadScripts(
  * maybe its newest writes (replication is asynchronous).
  *
  * - When a node leaves the cluster, the messages Redis acknowledged last are looked for on
- *   the new masters; what a stream lacks is told as lost (`RedisSseRecentWrites`).
+ *   the new masters; what a stream lacks is told as lost (`RedisSseRecentWrites`). This
+ *   instance's messages wait for that check (bounded), so that none reaches a client before
+ *   the news of a loss before it.
  * - Once ioredis has made the subscriptions again on the new master (every subscriber
  *   up), this instance's clients replay what they missed, and the scripts, presence and
  *   lost-event markers are written again (a replica may lack the master's last writes).
@@ -45,6 +47,8 @@ export function followFailovers(
     checking = recent
       .check(session.commands, session.keys, session.ledger)
       .finally(() => (checking = undefined));
+    // What this instance sends next must not overtake the news of what the failover lost.
+    session.order.holdUntil(checking);
   });
   let lost = false;
   session.events.on('-subscriber', () => (lost = true));
