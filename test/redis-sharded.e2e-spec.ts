@@ -229,9 +229,12 @@ describe.skipIf(!binary.available)('RedisSseBroker on a Redis Cluster', () => {
     const sent: string[] = [];
     const unstored = new Set<string>();
     let sending = true;
+    let slowest = 0;
     const sender = (async () => {
       while (sending) {
+        const started = Date.now();
         const result = await a.sse.send(user, sent.length);
+        slowest = Math.max(slowest, Date.now() - started);
         sent.push(result.id);
         if (!result.stored) unstored.add(result.id);
         await new Promise((resolve) => setTimeout(resolve, 5));
@@ -276,7 +279,7 @@ describe.skipIf(!binary.available)('RedisSseBroker on a Redis Cluster', () => {
       `[failover] sent ${sent.length}, received ${got.length}, missing ${missing.length}, ` +
         `not stored ${unstored.size}, gaps ${gaps}, silent ${silent.length} ` +
         `(${silentUnstored.length} of them not stored), ` +
-        `reconnects ${sessions.length - 1}`,
+        `reconnects ${sessions.length - 1}, slowest send ${slowest} ms`,
     );
     expect(got).toEqual([...new Set(got)].sort());
     expect(silentUnstored).toEqual([]);

@@ -31,8 +31,9 @@ const UNAVAILABLE: SseReplay = { events: [], gap: 'unavailable' };
  *
  * When Redis is out of reach or refuses writes, each instance keeps serving its own
  * connections: a message reaches this instance's connections only, and its receipt says so
- * (`stored: false`, the local `delivered`); the other instances are told, so that their
- * clients replay and get `sse:gap`; presence answers for this instance. The broker
+ * (`stored: false`, the local `delivered`); the other instances are told, before any later
+ * message of the same users reaches them, so that their clients replay and get `sse:gap`;
+ * presence answers for this instance. The broker
  * reconnects by itself and takes up where it was. See docs/scaling.md for the design and
  * its costs.
  *
@@ -40,7 +41,9 @@ const UNAVAILABLE: SseReplay = { events: [], gap: 'unavailable' };
  * events travel by sharded pub/sub, so that a message goes to the one shard of its user;
  * every script touches one slot. A master that fails over costs a reconnect: the sharded
  * subscriptions are made again on the new master, and this instance's clients replay what
- * they missed meanwhile (or are told of a gap).
+ * they missed meanwhile (or are told of a gap); until this instance has looked for what the
+ * old master acknowledged but lost (10 s at most), its sends wait, so that none reaches a
+ * client before the news of such a loss.
  *
  * @example
  * ```ts

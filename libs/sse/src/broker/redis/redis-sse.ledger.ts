@@ -105,7 +105,8 @@ export class RedisSseLedger {
       if (lost !== undefined && !lost.announced) due.push([recipient, lost]);
     };
     if (message.to === null) {
-      for (const [recipient, lost] of this.unmarked) if (!lost.announced) due.push([recipient, lost]);
+      for (const [recipient, lost] of this.unmarked)
+        if (!lost.announced) due.push([recipient, lost]);
     } else {
       untold(null);
       for (const userId of message.to) untold(userId);
@@ -116,7 +117,9 @@ export class RedisSseLedger {
   private async tell(due: readonly [Recipient, Unmarked][]): Promise<boolean> {
     const now = due.filter(([, lost]) => lost.sure || this.history.size === 0);
     await Promise.all([this.announce(now), now.length < due.length ? this.flush() : undefined]);
-    return due.every(([recipient, lost]) => lost.announced || this.unmarked.get(recipient) !== lost);
+    return due.every(
+      ([recipient, lost]) => lost.announced || this.unmarked.get(recipient) !== lost,
+    );
   }
 
   /** Newest seq known lost for the user (`null`: for everyone), for a replay. */
