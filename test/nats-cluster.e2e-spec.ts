@@ -1,34 +1,21 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect as connectNats } from '@nats-io/transport-node';
-import { EventSource } from 'eventsource';
-import { filter, firstValueFrom } from 'rxjs';
 import { v7 as uuidv7 } from 'uuid';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  SSE_CLOSE_EVENT,
-  SSE_GAP_EVENT,
-  type SseModuleOptions,
-  type SseSendResult,
-} from 'nestjs-sse-hub';
-import { NatsSseBroker, type NatsSseBrokerOptions } from 'nestjs-sse-hub/nats';
-import { received, receivedData } from './support/sse-client.js';
-import { openStream, startApp, type TestApp } from './support/app.js';
+import { afterAll, beforeAll, describe } from 'vitest';
+import { SseBroker } from 'nestjs-sse-hub';
+import { NatsSseBroker } from 'nestjs-sse-hub/nats';
 import { eventually } from './support/eventually.js';
 import { natsRequirement, TEST_NATS_URL } from './support/requirements.js';
-import { RawSseClient } from './support/sse-client.js';
-import { TcpRelay } from './support/tcp-relay.js';
+import { describeSeveralInstances } from './support/sse-instances.test-suite.js';
 
 const nats = await natsRequirement();
+const server = new URL(TEST_NATS_URL.includes('://') ? TEST_NATS_URL : `nats://${TEST_NATS_URL}`);
+// Prefixes used here, their streams and buckets deleted at the end.
+const prefixes: string[] = [];
 
-describe.skipIf(!nats.available)('several instances on one NATS', () => {
+describe.skipIf(!nats.available)('NATS', () => {
   let admin: NatsConnection;
-  let prefix = '';
-  const apps: TestApp[] = [];
-  const brokers = new Map<TestApp, NatsSseBroker>();
-  const clients: RawSseClient[] = [];
-  const prefixes: string[] = [];
-  const relays: TcpRelay[] = [];
 
   beforeAll(async () => {
     admin = await connectNats({ servers: TEST_NATS_URL });
@@ -44,320 +31,28 @@ describe.skipIf(!nats.available)('several instances on one NATS', () => {
     await admin.close();
   });
 
-  afterEach(async () => {
-    for (const client of clients.splice(0)) client.close();
-    await Promise.all(apps.splice(0).map((app) => app.close()));
-    brokers.clear();
-    await Promise.all(relays.splice(0).map((relay) => relay.cut()));
-  });
-
-  /** Instances sharing a prefix that no other test uses. */
-  async function cluster(
-    count: number,
-    options: SseModuleOptions = {},
-    brokerOptions: NatsSseBrokerOptions = {},
-  ): Promise<TestApp[]> {
-    prefix = `ssecluster-${uuidv7()}`;
-    prefixes.push(prefix);
-    const started: TestApp[] = [];
-    for (let i = 0; i < count; i++) {
-      const broker = new NatsSseBroker({
-        servers: TEST_NATS_URL,
-        prefix,
-        storage: 'memory',
-        ...brokerOptions,
-      });
-      const app = await startApp('express', { broker, heartbeat: 0, ...options });
-      apps.push(app);
-      brokers.set(app, broker);
-      started.push(app);
-    }
-    return started;
-  }
-
-  /** Connections of the user on every instance, as each instance has it. */
-  function counted(userId: string): number[] {
-    return apps.map((app) => brokers.get(app)!.connectionsOf(userId));
-  }
-
-  async function connect(app: TestApp, userId: string, lastEventId?: string) {
-    const client = await openStream(app, userId, lastEventId);
-    clients.push(client);
-    // The connection counts on the other instances once they have read it from the
-    // bucket: wait for that, as the counts are asserted.
-    const total = apps.reduce((n, each) => n + each.hub.localConnections(userId), 0);
-    await eventually(
-      async () => counted(userId).every((n) => n === total),
-      `the presence of ${userId}`,
-    );
-    return client;
-  }
-
-  async function drop(app: TestApp, client: RawSseClient, userId: string): Promise<void> {
-    const gone = firstValueFrom(
-      app.sse.events$.pipe(filter((e) => e.type === 'disconnect' && e.userId === userId)),
-    );
-    client.close();
-    await gone;
-    const total = apps.reduce((n, each) => n + each.hub.localConnections(userId), 0);
-    await eventually(
-      async () => counted(userId).every((n) => n === total),
-      `the others to see ${userId} leave`,
-    );
-  }
-
-  const ids = (client: RawSseClient) => received(client).map((event) => event.id);
-
-  it('delivers a message sent on one instance to every tab on every instance, once, in order', async () => {
-    const [a, b, c] = await cluster(3);
-    const tabs = [
-      await connect(a, 'alice'),
-      await connect(b, 'alice'),
-      await connect(b, 'alice'),
-      await connect(c, 'alice'),
-    ];
-    const bob = await connect(c, 'bob');
-    const sent: SseSendResult[] = [];
-    for (let i = 0; i < 10; i++) sent.push(await a.sse.send('alice', `m${i}`));
-    const last = await c.sse.send('alice', 'last');
-    expect(sent.map((s) => s.delivered)).toEqual(Array(10).fill(4));
-    expect(sent.every((s) => s.stored)).toBe(true);
-    for (const tab of tabs) {
-      await tab.waitFor((t) => ids(t).includes(last.id));
-      expect(ids(tab)).toEqual([...sent.map((s) => s.id), last.id]);
-    }
-    const forBob = await b.sse.send('bob', 'bob');
-    expect(forBob.delivered).toBe(1);
-    await bob.waitFor((t) => received(t).length >= 1);
-    expect(ids(bob)).toEqual([forBob.id]);
-  });
-
-  it('broadcasts from one instance to every connection of every instance', async () => {
-    const [a, b, c] = await cluster(3);
-    const everyone = [
-      await connect(a, 'alice'),
-      await connect(b, 'bob'),
-      await connect(b, 'bob'),
-      await connect(c, 'carol'),
-    ];
-    const news = await b.sse.broadcast({ headline: 'hello' }, { event: 'news' });
-    expect(news).toMatchObject({ delivered: 4, stored: true });
-    const some = await c.sse.sendToUsers(['alice', 'bob', 'zed'], 'to some');
-    expect(some.delivered).toBe(3);
-    for (const client of everyone) {
-      await client.waitFor((t) => received(t).length >= 1);
-      expect(received(client)[0]).toMatchObject({ id: news.id, event: 'news' });
-    }
-    for (const client of everyone.slice(0, 3)) {
-      await client.waitFor((t) => received(t).length >= 2);
-      expect(ids(client)).toEqual([news.id, some.id]);
-    }
-  });
-
-  it('replays on another instance exactly what was missed on the first', async () => {
-    const [a, b, c] = await cluster(3);
-    const first = await connect(a, 'alice');
-    const from = first.events[0].id!;
-    await drop(a, first, 'alice');
-    const missed = [
-      await c.sse.send('alice', 'one'),
-      await b.sse.broadcast('news'),
-      await a.sse.send('alice', 'two', { id: 'custom-2' }),
-      await c.sse.send('bob', 'not for alice'),
-    ];
-    expect(missed[0].delivered).toBe(0);
-    const back = await connect(b, 'alice', from);
-    expect(back.events[0].id).toBe(from);
-    await back.waitFor((t) => received(t).length >= 3);
-    const live = await c.sse.send('alice', 'live');
-    await back.waitFor((t) => ids(t).includes(live.id));
-    expect(ids(back)).toEqual([missed[0].id, missed[1].id, 'custom-2', live.id]);
-    expect(received(back).some((e) => e.event === SSE_GAP_EVENT)).toBe(false);
-
-    const again = await connect(c, 'alice', 'custom-2');
-    await again.waitFor((t) => received(t).length >= 1);
-    expect(ids(again)).toEqual([live.id]);
-  });
-
-  it('an EventSource that moves to another instance replays what it missed, once each', async () => {
-    const [a, b] = await cluster(2);
-    const got: Array<{ id: string; data: string }> = [];
-    const open = (app: TestApp, lastEventId?: string): EventSource =>
-      new EventSource(`${app.url}/sse`, {
-        fetch: (input, init) =>
-          fetch(input, {
-            ...init,
-            headers: {
-              ...init?.headers,
-              'x-user': 'alice',
-              ...(lastEventId === undefined ? {} : { 'last-event-id': lastEventId }),
-            },
+  describeSeveralInstances('one NATS', {
+    server: { host: server.hostname, port: Number(server.port || 4222) },
+    leavesAtOnce: false,
+    group() {
+      const prefix = `ssecluster-${uuidv7()}`;
+      prefixes.push(prefix);
+      return {
+        broker: ({ via, presence } = {}) =>
+          new NatsSseBroker({
+            servers: via ?? TEST_NATS_URL,
+            prefix,
+            storage: 'memory',
+            ...presence,
           }),
-      });
-    const first = open(a);
-    first.addEventListener('message', (e) => {
-      if (e.data !== '') got.push({ id: e.lastEventId, data: e.data });
-    });
-    await eventually(async () => a.hub.localConnections('alice') === 1, 'alice is on a');
-    const before = await b.sse.send('alice', 'before');
-    await eventually(async () => got.length === 1, 'the first message');
-    const gone = firstValueFrom(a.sse.events$.pipe(filter((e) => e.type === 'disconnect')));
-    first.close();
-    await gone;
-    const missed = [await a.sse.send('alice', 'missed 1'), await b.sse.send('alice', 'missed 2')];
-    const second = open(b, before.id);
-    second.addEventListener('message', (e) => {
-      if (e.data !== '') got.push({ id: e.lastEventId, data: e.data });
-    });
-    await eventually(async () => got.length === 3, 'the replay');
-    const live = await a.sse.send('alice', 'live');
-    await eventually(async () => got.length === 4, 'the live message');
-    second.close();
-    expect(got).toEqual([
-      { id: before.id, data: 'before' },
-      { id: missed[0].id, data: 'missed 1' },
-      { id: missed[1].id, data: 'missed 2' },
-      { id: live.id, data: 'live' },
-    ]);
-    await eventually(async () => b.hub.localConnections('alice') === 0, 'alice has left');
-  });
-
-  it('loses and repeats nothing when a client resumes on one instance while another sends', async () => {
-    const [a, b] = await cluster(2, { history: { size: 1000 } });
-    const first = await connect(a, 'alice');
-    const from = first.events[0].id!;
-    await drop(a, first, 'alice');
-    const sent: string[] = [];
-    let resumed: Promise<RawSseClient> | undefined;
-    for (let batch = 0; batch < 8; batch++) {
-      if (batch === 2) resumed = connect(b, 'alice', from);
-      const results = await Promise.all(
-        Array.from({ length: 25 }, (_, i) => a.sse.send('alice', `b${batch}m${i}`)),
-      );
-      sent.push(...results.map((r) => r.id));
-    }
-    const back = await resumed!;
-    // Anything doubled would arrive before this last one.
-    const last = await a.sse.send('alice', 'last');
-    await back.waitFor((t) => ids(t).includes(last.id));
-    expect(ids(back)).toEqual([...sent, last.id]);
-  });
-
-  it('misses nothing sent on another instance at the instant a user first connects here', async () => {
-    const [a, b] = await cluster(2, { history: { size: 10_000 } });
-    for (let round = 0; round < 3; round++) {
-      const userId = `fresh-${round}`;
-      const sent: SseSendResult[] = [];
-      let sending = true;
-      const sender = (async () => {
-        while (sending && sent.length < 3000) sent.push(await a.sse.send(userId, sent.length));
-      })();
-      await eventually(async () => sent.length >= 10, 'sending has started');
-      const client = await openStream(b, userId);
-      clients.push(client);
-      const firstId = client.events[0].id!;
-      const atConnect = sent.length;
-      await eventually(async () => sent.length >= atConnect + 50, 'more was sent');
-      sending = false;
-      await sender;
-      const due = sent.filter((message) => message.id > firstId).map((message) => message.id);
-      const last = sent.at(-1)!.id;
-      await client.waitFor((c) => ids(c).includes(last), 10_000, 'the last message');
-      const got = ids(client);
-      expect(received(client).some((event) => event.event === SSE_GAP_EVENT)).toBe(false);
-      expect(due.filter((id) => !got.includes(id))).toEqual([]);
-      expect(got).toEqual([...new Set(got)].sort());
-      client.close();
-    }
-  });
-
-  it('sends sse:gap on another instance when more was missed than is kept', async () => {
-    const [a, b] = await cluster(2, { history: { size: 2 } });
-    const first = await connect(a, 'alice');
-    const from = first.events[0].id!;
-    await drop(a, first, 'alice');
-    const sent: SseSendResult[] = [];
-    for (let i = 0; i < 4; i++) sent.push(await a.sse.send('alice', `m${i}`));
-    const back = await connect(b, 'alice', from);
-    await back.waitFor((t) => received(t).length >= 3);
-    const [gap, ...events] = received(back);
-    expect(gap.event).toBe(SSE_GAP_EVENT);
-    expect(JSON.parse(gap.data!).reason).toBe('expired');
-    expect(events.map((e) => e.id)).toEqual([sent[2].id, sent[3].id]);
-  });
-
-  it('answers presence for the whole cluster, and disconnects a user everywhere', async () => {
-    const [a, b, c] = await cluster(3);
-    const alice = [await connect(b, 'alice'), await connect(c, 'alice')];
-    await connect(c, 'carol');
-    expect(await a.sse.isOnline('alice')).toBe(true);
-    expect(await a.sse.isOnline('nobody')).toBe(false);
-    expect((await a.sse.onlineUsers()).sort()).toEqual(['alice', 'carol']);
-    expect((await a.sse.send('alice', 'x')).delivered).toBe(2);
-
-    expect(await a.sse.disconnect('alice')).toBe(true);
-    for (const tab of alice) {
-      await tab.waitForEnd();
-      expect(received(tab).at(-1)?.event).toBe(SSE_CLOSE_EVENT);
-    }
-    await eventually(async () => !(await a.sse.isOnline('alice')), 'alice is offline');
-    expect(await a.sse.onlineUsers()).toEqual(['carol']);
-    expect(await a.sse.disconnect('alice')).toBe(false);
-
-    // An instance that shuts down cleanly leaves presence as soon as the others hear of it.
-    await c.close();
-    apps.splice(apps.indexOf(c), 1);
-    await eventually(async () => !(await a.sse.isOnline('carol')), 'carol is offline');
-    expect(await b.sse.onlineUsers()).toEqual([]);
-  });
-
-  it('drops an instance that dies without cleaning up out of presence within presenceTtlMs', async () => {
-    const presence = { presenceTtlMs: 1500, presenceHeartbeatMs: 300 };
-    const [a] = await cluster(1, {}, presence);
-    const target = new URL(
-      TEST_NATS_URL.includes('://') ? TEST_NATS_URL : `nats://${TEST_NATS_URL}`,
-    );
-    const relay = await TcpRelay.start(target.hostname, Number(target.port || 4222));
-    relays.push(relay);
-    const broker = new NatsSseBroker({
-      servers: relay.address,
-      prefix,
-      storage: 'memory',
-      ...presence,
-    });
-    const doomed = await startApp('express', { broker, heartbeat: 0 });
-    apps.push(doomed);
-    brokers.set(doomed, broker);
-    await connect(doomed, 'bob');
-    await connect(a, 'alice');
-    expect(await a.sse.isOnline('bob')).toBe(true);
-    expect((await a.sse.send('bob', 'hi')).delivered).toBe(1);
-    expect((await a.sse.broadcast('all')).delivered).toBe(2);
-
-    await relay.cut();
-    await eventually(async () => !(await a.sse.isOnline('bob')), 'bob drops out');
-    expect(await a.sse.onlineUsers()).toEqual(['alice']);
-    expect((await a.sse.send('bob', 'hi')).delivered).toBe(0);
-    expect((await a.sse.broadcast('all')).delivered).toBe(1);
-    // The cut-off instance still serves its own connection.
-    expect(await doomed.sse.isOnline('bob')).toBe(true);
-    expect((await doomed.sse.send('bob', 'local')).delivered).toBe(1);
-  });
-
-  it('keeps data intact across instances: strings, lines, JSON, names, odd user ids', async () => {
-    const [a, b] = await cluster(2);
-    const user = 'team.a:b c*>';
-    const client = await connect(b, user);
-    await a.sse.send(user, 'line one\nline two\n\nline four', { event: 'multi' });
-    await a.sse.send(user, { text: 'é€😀', n: [1, 2] });
-    const last = await a.sse.send(user, '');
-    await client.waitFor((t) => ids(t).includes(last.id));
-    expect(receivedData(client)).toEqual([
-      'line one\nline two\n\nline four',
-      JSON.stringify({ text: 'é€😀', n: [1, 2] }),
-      '',
-    ]);
-    expect(received(client)[0].event).toBe('multi');
-    expect(await a.sse.onlineUsers()).toEqual([user]);
+        // Each instance counts a connection once it has read it from the bucket.
+        async settled(userId, apps) {
+          const total = apps.reduce((n, app) => n + app.hub.localConnections(userId), 0);
+          const counts = () =>
+            apps.map((app) => (app.app.get(SseBroker) as NatsSseBroker).connectionsOf(userId));
+          await eventually(async () => counts().every((n) => n === total), `${userId}'s presence`);
+        },
+      };
+    },
   });
 });

@@ -143,6 +143,56 @@ describe.skipIf(!nats.available)('topics on two instances over NATS', () => {
     }
   });
 
+  it.each([
+    ['on the other instance', 0],
+    ['on its own instance', 1],
+  ] as const)(
+    'a join %s while topic events stream in: a subscribed stream gets each once, another stream of the user each after the join once',
+    async (_, joiner) => {
+      const [a, b] = await pair();
+      // On B: one stream subscribed to the topics, one of the same user that is not.
+      const subscribed = await openStreamWithTopics(b, 'erin', ['feed:0', 'feed:1', 'feed:2']);
+      clients.push(subscribed);
+      const plain = await connect(b, 'erin');
+      await topicCounted('feed:0', 1);
+      const ids = (client: RawSseClient, topic: string) =>
+        received(client)
+          .filter((event) => event.event === topic)
+          .map((event) => event.id!);
+      for (let round = 0; round < 3; round++) {
+        const topic = `feed:${round}`;
+        // Events keep coming from A while the join is written, told and applied on B.
+        const sent: string[] = [];
+        let joined = false;
+        const afterJoin: string[] = [];
+        const publishing = (async () => {
+          for (let i = 0; i < 60; i++) {
+            const done = joined;
+            const { id } = await a.sse.publish(topic, `${topic} ${i}`, { event: topic });
+            sent.push(id);
+            if (done) afterJoin.push(id);
+          }
+        })();
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(await [a, b][joiner].sse.join('erin', topic)).toBe(true);
+        joined = true;
+        await publishing;
+        const marker = await b.sse.send('erin', `end of ${topic}`);
+        for (const client of [subscribed, plain]) {
+          await client.waitFor((c) => received(c).some((event) => event.id === marker.id));
+        }
+        // The subscribed stream had every event live: the join adds none again.
+        expect(ids(subscribed, topic)).toEqual(sent);
+        // The other stream gets each event after the join's seq once, in order, and every
+        // event published once the join had resolved.
+        const got = ids(plain, topic);
+        expect(new Set(got).size).toBe(got.length);
+        expect(got).toEqual(sent.slice(sent.indexOf(got[0])));
+        expect(got).toEqual(expect.arrayContaining(afterJoin));
+      }
+    },
+  );
+
   it('replays, after moving instance, only what was sent while the user was a member', async () => {
     const [a, b] = await pair();
     const first = await connect(a, 'dave');

@@ -14,8 +14,12 @@ export class TcpRelay {
     readonly address: string,
   ) {}
 
-  /** A relay on a free port of 127.0.0.1 to `host:port`. */
-  static async start(host: string, port: number): Promise<TcpRelay> {
+  /**
+   * A relay on a free port of 127.0.0.1 to `host:port`. `delayMs`: how long what the client
+   * sends waits before it goes on to the server (it then reaches the server late, its
+   * subscriptions too).
+   */
+  static async start(host: string, port: number, delayMs = 0): Promise<TcpRelay> {
     let relay: TcpRelay | undefined;
     const server = createServer((socket) => {
       const upstream = connect(port, host);
@@ -24,7 +28,13 @@ export class TcpRelay {
         end.on('close', () => relay!.sockets.delete(end));
         end.on('error', () => undefined);
       }
-      socket.pipe(upstream).pipe(socket);
+      if (delayMs > 0) {
+        // Timers of one delay fire in the order they were set: the bytes keep their order.
+        socket.on('data', (chunk) => setTimeout(() => upstream.write(chunk), delayMs));
+        upstream.pipe(socket);
+      } else {
+        socket.pipe(upstream).pipe(socket);
+      }
       socket.on('close', () => upstream.destroy());
       upstream.on('close', () => socket.destroy());
     });

@@ -50,6 +50,13 @@ export interface SseBrokerHost {
    * here opens (before the promise `connected` returns resolves).
    */
   joinLocal(userId: string, topic: string): void;
+  /**
+   * Writes a topic event (`message.topic` set) that the user, who joined the topic, missed
+   * to the user's connections here that do not receive the topic: those subscribed to it
+   * had it live. For a broker catching up a join before it calls `joinLocal`. Returns how
+   * many connections it reached.
+   */
+  deliverMissed(userId: string, message: SseEnvelope): number;
   /** The user left `topic`: its connections here stop getting the topic's events (unless subscribed). */
   leaveLocal(userId: string, topic: string): void;
   /** Connections here that receive the topic's events (members' and subscribers, each once). */

@@ -227,6 +227,25 @@ export class SseHub
     if (group !== undefined) this.topics.join(userId, topic, group.connections);
   }
 
+  /**
+   * A topic event a user who joined the topic missed, to the user's connections here that
+   * do not receive the topic (`SseBrokerHost`): those subscribed to it had it live.
+   */
+  deliverMissed(userId: string, message: SseEnvelope): number {
+    const group = this.users.get(userId);
+    if (group === undefined || message.topic === undefined) return 0;
+    const receiving = this.topics.get(message.topic)?.connections;
+    let frame: SseFrame | undefined;
+    let reached = 0;
+    for (const connection of group.connections) {
+      if (receiving?.has(connection)) continue;
+      connection.push((frame ??= SseFrame.message(message)));
+      reached += 1;
+    }
+    this.counters.delivered(reached);
+    return reached;
+  }
+
   /** The user left `topic`: its connections here stop receiving it (`SseBrokerHost`). */
   leaveLocal(userId: string, topic: string): void {
     const group = this.users.get(userId);

@@ -18,6 +18,7 @@ export function publisherHost(
     limits: { maxTopicsPerUser },
     logger,
     deliver: () => 0,
+    deliverMissed: () => 0,
     disconnectLocal: () => 0,
     localConnections: () => 0,
     localUsers: () => [],

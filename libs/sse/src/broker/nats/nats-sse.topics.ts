@@ -18,7 +18,8 @@ const CATCH_UP_ATTEMPTS = 3;
  * every instance with connections of the user applies it. A join applied here buffers the
  * topic's live events, subscribes to the topic (if this instance did not receive it yet),
  * reads the topic's kept events after the join's seq and gives those the user missed to its
- * connections, then makes them members and delivers the buffer: nothing lost, none twice.
+ * connections that do not receive the topic yet (a subscribed one had them live), then makes
+ * them members and delivers the buffer: nothing lost, none twice.
  */
 export class NatsSseTopics {
   /** The memberships bucket, once NATS has answered. */
@@ -184,10 +185,10 @@ export class NatsSseTopics {
     } finally {
       this.catching.delete(topic);
     }
+    // Written to the user's connections that do not receive the topic yet: a connection
+    // subscribed to it had every one of them live.
     const live = new Set(buffer.map((e) => e.seq));
-    for (const event of missed) {
-      if (!live.has(event.seq)) this.host.deliver({ ...event, to: [userId], topic: undefined });
-    }
+    for (const event of missed) if (!live.has(event.seq)) this.host.deliverMissed(userId, event);
     this.host.joinLocal(userId, topic);
     this.presence.touch(topic);
     for (const event of buffer) this.host.deliver(event);
