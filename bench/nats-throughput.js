@@ -13,17 +13,9 @@
  *   node bench/nats-throughput.js --messages=20000 --inflight=256 --bytes=100 --replays=200
  */
 import 'reflect-metadata';
-import { fork, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { SseModule, SseService } from 'nestjs-sse-hub';
 import { NatsSseBroker } from 'nestjs-sse-hub/nats';
+import { Instance, reader, sendCounted, serveInstance, startNats } from './lib/throughput.js';
 
 const args = process.argv.slice(2);
 const option = (name, fallback) =>
@@ -33,167 +25,14 @@ const option = (name, fallback) =>
 
 async function runInstance() {
   const { BENCH_NATS, BENCH_HISTORY } = process.env;
-  class AppModule {}
-  Module({
-    imports: [
-      SseModule.forRoot({
-        resolveUser: (request) => request.headers['x-user'],
-        heartbeat: 0,
-        history: { size: Number(BENCH_HISTORY) },
-        maxPendingBytes: 256 * 1024 * 1024,
-        broker: new NatsSseBroker({ servers: BENCH_NATS, prefix: 'bench' }),
-      }),
-    ],
-  })(AppModule);
-  const app = await NestFactory.create(AppModule, { logger: ['error', 'warn'] });
-  await app.listen(0, '127.0.0.1');
-  const sse = app.get(SseService);
-
-  async function send({ count, inflight, bytes, broadcast }) {
-    const data = 'x'.repeat(bytes);
-    let next = 0;
-    let delivered = 0;
-    let stored = 0;
-    const started = performance.now();
-    const lane = async () => {
-      while (next < count) {
-        next++;
-        const result = broadcast ? await sse.broadcast(data) : await sse.send('reader', data);
-        delivered += result.delivered;
-        if (result.stored) stored++;
-        lastId = result.id;
-      }
-    };
-    let lastId;
-    await Promise.all(Array.from({ length: inflight }, lane));
-    return { ms: performance.now() - started, delivered, stored, lastId };
-  }
-
-  process.on('message', async ({ id, command, input }) => {
-    if (command === 'send') process.send({ id, result: await send(input) });
-    if (command === 'close') {
-      await app.close();
-      process.send({ id, result: true });
-      process.disconnect();
-    }
-  });
-  process.send({ ready: app.getHttpServer().address().port });
+  const options = {
+    history: { size: Number(BENCH_HISTORY) },
+    broker: new NatsSseBroker({ servers: BENCH_NATS, prefix: 'bench' }),
+  };
+  await serveInstance(options, (sse) => ({ send: (input) => sendCounted(sse, input) }));
 }
 
 // --- the runner ------------------------------------------------------------------------
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function startNats() {
-  const [port, monitor] = [await freePort(), await freePort()];
-  const dir = mkdtempSync(join(tmpdir(), 'sse-bench-nats-'));
-  const child = spawn(
-    'nats-server',
-    ['-js', '-a', '127.0.0.1', '-p', String(port), '-m', String(monitor), '-sd', dir],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  await new Promise((resolve, reject) => {
-    let output = '';
-    const read = (chunk) => {
-      output += chunk;
-      if (output.includes('Server is ready')) resolve();
-    };
-    child.stdout.on('data', read);
-    child.stderr.on('data', read);
-    child.once('exit', (code) => reject(new Error(`nats-server exited (${code}): ${output}`)));
-  });
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    async counters() {
-      const varz = await (await fetch(`http://127.0.0.1:${monitor}/varz`)).json();
-      const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      // utime and stime, in clock ticks (100 a second on Linux).
-      const cpu = (Number(stat[11]) + Number(stat[12])) / 100;
-      return { in: varz.in_msgs, out: varz.out_msgs, bytesIn: varz.in_bytes, cpu };
-    },
-    async stop() {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-class Instance {
-  constructor(nats, history) {
-    this.calls = new Map();
-    this.lastId = 0;
-    this.child = fork(fileURLToPath(import.meta.url), ['--instance'], {
-      env: { ...process.env, BENCH_NATS: nats, BENCH_HISTORY: history },
-    });
-    this.ready = new Promise((resolve, reject) => {
-      this.child.once('exit', (code) => reject(new Error(`instance exited (${code})`)));
-      this.child.on('message', (message) => {
-        if (message.ready !== undefined) resolve((this.port = message.ready));
-        this.calls.get(message.id)?.(message.result);
-      });
-    });
-  }
-
-  call(command, input) {
-    const id = ++this.lastId;
-    return new Promise((resolve) => {
-      this.calls.set(id, resolve);
-      this.child.send({ id, command, input });
-    });
-  }
-}
-
-/**
- * A raw SSE client that counts the events it receives after the first; `until(n)` waits
- * for n of them.
- */
-function reader(port, user = 'reader', lastEventId) {
-  return new Promise((resolve, reject) => {
-    const state = { count: 0, waiters: [] };
-    const headers = { 'x-user': user };
-    if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
-    const req = request({ port, host: '127.0.0.1', path: '/sse', headers });
-    req.on('response', (response) => {
-      let first = true;
-      let tail = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk) => {
-        const text = tail + chunk;
-        let at = text.indexOf('\n\n');
-        let from = 0;
-        while (at !== -1) {
-          if (first) {
-            first = false;
-            resolve(state);
-          } else state.count++;
-          from = at + 2;
-          at = text.indexOf('\n\n', from);
-        }
-        tail = text.slice(from);
-        for (const waiter of state.waiters) waiter();
-      });
-    });
-    req.on('error', reject);
-    req.end();
-    state.close = () => req.destroy();
-    state.until = (n) =>
-      new Promise((done) => {
-        const check = () => state.count >= n && done();
-        state.waiters.push(check);
-        check();
-      });
-  });
-}
 
 function perUnit(before, after, units) {
   const round = (n) => Math.round(n * 100) / 100;
@@ -217,7 +56,9 @@ async function main() {
     { name: 'nats, two instances, broadcast', history: 100, broadcast: true },
   ]) {
     const nats = await startNats();
-    const [receiver, sender] = [new Instance(nats.url, history), new Instance(nats.url, history)];
+    const script = fileURLToPath(import.meta.url);
+    const env = { BENCH_NATS: nats.url, BENCH_HISTORY: history };
+    const [receiver, sender] = [new Instance(script, env), new Instance(script, env)];
     await Promise.all([receiver.ready, sender.ready]);
     const client = await reader(receiver.port);
     // Warm-up, and time for the sender to see the reader in presence.

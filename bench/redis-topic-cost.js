@@ -13,12 +13,12 @@
  * a prefix of its own, deleted at the end.
  */
 import 'reflect-metadata';
-import { request } from 'node:http';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import { SseModule, SseService } from 'nestjs-sse-hub';
 import { RedisSseBroker } from 'nestjs-sse-hub/redis';
+import { reader, redisCounters as counters } from './lib/throughput.js';
 
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const args = process.argv.slice(2);
@@ -41,43 +41,6 @@ async function instance(keyPrefix) {
   const app = await NestFactory.create(AppModule, { logger: ['error', 'warn'] });
   await app.listen(0, '127.0.0.1');
   return { app, sse: app.get(SseService), port: app.getHttpServer().address().port };
-}
-
-/** A raw SSE client that counts the events after its first. */
-function reader(port, user) {
-  return new Promise((resolve, reject) => {
-    const state = { count: 0, close: undefined };
-    const req = request({ port, host: '127.0.0.1', path: '/sse', headers: { 'x-user': user } });
-    req.on('response', (response) => {
-      let first = true;
-      response.setEncoding('utf8');
-      response.on('data', (chunk) => {
-        for (let at = chunk.indexOf('\n\n'); at !== -1; at = chunk.indexOf('\n\n', at + 2)) {
-          if (first) {
-            first = false;
-            resolve(state);
-          } else state.count++;
-        }
-      });
-    });
-    req.on('error', reject);
-    req.end();
-    state.close = () => req.destroy();
-  });
-}
-
-async function counters(admin) {
-  const text = `${await admin.info('commandstats')}\n${await admin.info('stats')}\n${await admin.info('cpu')}`;
-  const calls = {};
-  for (const [, name, n] of text.matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm))
-    calls[name] = Number(n);
-  const field = (name) => Number(text.match(new RegExp(`^${name}:([\\d.]+)`, 'm'))?.[1] ?? 0);
-  return {
-    calls,
-    in: field('total_net_input_bytes'),
-    out: field('total_net_output_bytes'),
-    cpu: field('used_cpu_user') + field('used_cpu_sys'),
-  };
 }
 
 function per(before, after, n) {

@@ -3,8 +3,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { format, resolveConfig } from 'prettier';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisServerBinaryRequirement } from './support/requirements.js';
 
 /** The parts of the benchmark's JavaScript modules these tests drive. */
 interface BenchChild {
@@ -70,6 +72,74 @@ describe('the benchmark harness', () => {
       expect(received.map(({ channel }) => channel)).toEqual(Array(25).fill('all'));
       expect(received.map(({ n }) => n)).toEqual(Array.from({ length: 25 }, (_, n) => n));
     });
+  });
+
+  describe('the Redis Cluster row', () => {
+    interface Row {
+      name: string;
+      redisCluster?: number;
+      instances?: number;
+      unavailable?: () => Promise<string | null>;
+    }
+    interface Cluster {
+      ports: number[];
+      pids: number[];
+      seedList: string;
+      stop(): Promise<void>;
+    }
+    const binary = redisServerBinaryRequirement();
+
+    it('is among the rows: two instances on a cluster of three masters of its own', async () => {
+      const { SERVERS } = (await load('lib/servers.js')) as { SERVERS: Row[] };
+      const row = SERVERS.find(({ name }) => name === 'nestjs-sse-hub+redis-cluster');
+      expect(row).toMatchObject({ redisCluster: 3, instances: 2 });
+    });
+
+    it('is skipped with what to install where redis-server and redis-cli are not found', async () => {
+      const { SERVERS } = (await load('lib/servers.js')) as { SERVERS: Row[] };
+      const row = SERVERS.find(({ name }) => name === 'nestjs-sse-hub+redis-cluster')!;
+      const path = process.env.PATH;
+      process.env.PATH = await mkdtemp(join(tmpdir(), 'sse-bench-empty-path-'));
+      try {
+        expect(await row.unavailable!()).toMatch(
+          /^redis-server was not found on PATH: .*apt-get install redis-server/,
+        );
+      } finally {
+        await rm(process.env.PATH, { recursive: true, force: true });
+        process.env.PATH = path;
+      }
+    });
+
+    it.skipIf(!binary.available)(
+      'starts a cluster serving every slot on free ports, and stop() ends every node',
+      async () => {
+        const { BenchRedisCluster } = (await load('lib/redis-cluster.js')) as {
+          BenchRedisCluster: { start(masters: number): Promise<Cluster> };
+        };
+        const cluster = await BenchRedisCluster.start(3);
+        let stopped = false;
+        try {
+          expect(cluster.seedList.split(',')).toHaveLength(3);
+          for (const port of cluster.ports) {
+            const node = new Redis({ port, host: '127.0.0.1' });
+            try {
+              const info = String(await node.call('CLUSTER', 'INFO'));
+              expect(info).toContain('cluster_state:ok');
+              expect(info).toContain('cluster_slots_ok:16384');
+              expect(info).toContain('cluster_size:3');
+            } finally {
+              node.disconnect();
+            }
+          }
+          await cluster.stop();
+          stopped = true;
+          for (const pid of cluster.pids) expect(() => process.kill(pid, 0)).toThrow('ESRCH');
+        } finally {
+          if (!stopped) await cluster.stop();
+        }
+      },
+      60_000,
+    );
   });
 
   describe('the figures', () => {

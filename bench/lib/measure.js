@@ -7,6 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Child, placement } from './proc.js';
+import { BenchRedisCluster } from './redis-cluster.js';
 import { forgetNatsStreams, forgetRedisKeys } from './servers.js';
 import { connectRate, round, roundTo, spread } from './stats.js';
 
@@ -22,24 +23,33 @@ const NODE_ARGS = [
   ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
 ];
 
-/** The processes of one server (one or two instances, or nginx's driver), its client and publisher. */
+/**
+ * The processes of one server (one or two instances, or nginx's driver), its client and
+ * publisher, and the Redis Cluster of its own if it has one.
+ */
 export async function startProcesses(server) {
   const prefix = `sse-bench:${process.pid}:${Date.now().toString(36)}:`;
   const instances = [];
   const started = [];
+  let cluster;
   const stop = async () => {
     await Promise.all(started.map((child) => child.stop()));
-    if (server.env?.BENCH_NATS_URL !== undefined) {
+    if (cluster !== undefined) {
+      await cluster.stop();
+    } else if (server.env?.BENCH_NATS_URL !== undefined) {
       await forgetNatsStreams(prefix).catch(() => {});
     } else if (server.instances > 1) {
       await forgetRedisKeys(prefix).catch(() => {});
     }
   };
   try {
+    if (server.redisCluster !== undefined)
+      cluster = await BenchRedisCluster.start(server.redisCluster);
     for (let i = 0; i < (server.instances ?? 1); i++) {
       const child = new Child(`${server.name}#${i}`, server.script, {
         env: {
           ...server.env,
+          ...(cluster === undefined ? {} : { BENCH_REDIS_CLUSTER_NODES: cluster.seedList }),
           BENCH_REDIS_PREFIX: prefix,
           ...(server.driver && placement.pinned ? { BENCH_SERVER_CPU: placement.serverCpu } : {}),
         },

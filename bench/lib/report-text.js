@@ -13,6 +13,9 @@ export const SERVER_NOTES = [
   '- `nestjs-sse-hub:fastify`: the defaults on Fastify.',
   '- `nestjs-sse-hub+redis`: two instances on one Redis, the client connected to one, the ' +
     'sender on the other.',
+  '- `nestjs-sse-hub+redis-cluster`: the same two instances on a Redis Cluster of three ' +
+    'masters without replicas, which the benchmark starts on free ports for the row and ends ' +
+    'after it (`redis-server` and `redis-cli`; skipped where they are not installed).',
   '- `nestjs-sse-hub+nats`: the same two instances on one NATS server with JetStream ' +
     '(history in a memory stream).',
   '- `nestjs-sse-hub:http-publish`: the defaults on Fastify, with messages coming over HTTP ' +
@@ -55,6 +58,9 @@ export const TIME_NOTES = [
   '- `nestjs-sse-hub+redis`: a Redis round trip per message (the history written by a script, ' +
     "then the fan-out), its CPU split between the two instances; Redis's own time is not " +
     'counted here (see `bench/redis-throughput.js`).',
+  '- `nestjs-sse-hub+redis-cluster`: the same script per message on the master of the ' +
+    "user's slot (broadcasts on the master of the broadcast slot), through ioredis's " +
+    "`Cluster` client; the masters' time is not counted here (see `bench/broker-throughput.js`).",
   '- `nestjs-sse-hub+nats`: a JetStream publish per message, acknowledged once kept, then the ' +
     "core fan-out to the instance that has the user; the NATS server's own time is not counted " +
     'here (see `bench/nats-throughput.js`).',

@@ -118,6 +118,7 @@ const COLORS = {
   'nestjs-sse-hub:observable': '#60a5fa',
   'nestjs-sse-hub:fastify': '#059669',
   'nestjs-sse-hub+redis': '#7c3aed',
+  'nestjs-sse-hub+redis-cluster': '#4338ca',
   'nestjs-sse-hub+nats': '#a21caf',
   'nestjs-sse-hub:http-publish': '#0891b2',
   nchan: '#be185d',
@@ -431,8 +432,9 @@ function markdown(results) {
         'server is pinned to one core and the client (and the HTTP publisher) to the other.',
       '- Server CPU: the server process reads its own CPU time (`process.cpuUsage()`, user ' +
         'plus system) at the start and at the end of each phase and answers over IPC; for ' +
-        'nginx, its time on the CPU from `/proc/<pid>/schedstat`; for two instances on Redis, ' +
-        'the sum of both. The phase ends when the last stream has the last message, so the ' +
+        'nginx, its time on the CPU from `/proc/<pid>/schedstat`; for two instances on a ' +
+        "broker, the sum of both (the broker's own time is not in it). The phase ends when " +
+        'the last stream has the last message, so the ' +
         'figure includes writing to the sockets. It divides by the deliveries, the sends or ' +
         'the connections of the phase.',
       '- The client opens every stream over a raw HTTP/1.1 socket and counts events by their ' +

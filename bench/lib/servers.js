@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { clusterUnavailable } from './redis-cluster.js';
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 
@@ -15,7 +16,8 @@ const NGINX = '/usr/sbin/nginx';
 const NCHAN_MODULE = '/usr/lib/nginx/modules/ngx_nchan_module.so';
 
 /**
- * `instances`: processes of the server (two share a Redis); `publish: 'http'`: messages come
+ * `instances`: processes of the server (two share a Redis); `redisCluster`: the masters of
+ * the Redis Cluster the runner starts for the server on free ports, and ends with it; `publish: 'http'`: messages come
  * from the publisher process; `driver: true`: the process the runner starts only drives
  * another (nginx), which runs on the server's core in its place; `work`: the share of the
  * plan's messages it gets (the slowest get fewer, so that a full run keeps its time).
@@ -38,6 +40,13 @@ export const SERVERS = [
     env: { BENCH_REDIS_URL: REDIS_URL },
     instances: 2,
     unavailable: redisUnavailable,
+  },
+  {
+    name: 'nestjs-sse-hub+redis-cluster',
+    script: HUB,
+    redisCluster: 3,
+    instances: 2,
+    unavailable: redisClusterUnavailable,
   },
   {
     name: 'nestjs-sse-hub+nats',
@@ -98,6 +107,13 @@ async function redisUnavailable() {
   } finally {
     redis.disconnect();
   }
+}
+
+async function redisClusterUnavailable() {
+  if (!existsSync(here('../../libs/sse/dist/redis.js'))) {
+    return 'the Redis broker (nestjs-sse-hub/redis) is not built';
+  }
+  return clusterUnavailable();
 }
 
 async function natsUnavailable() {

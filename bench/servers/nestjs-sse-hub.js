@@ -2,6 +2,7 @@
  * The library with its defaults, on Express unless told otherwise. Variants, from the
  * runner's environment: `BENCH_TRANSPORT` (`direct`, `observable`), `BENCH_PLATFORM`
  * (`express`, `fastify`), `BENCH_REDIS_URL` and `BENCH_REDIS_PREFIX` (the Redis broker),
+ * `BENCH_REDIS_CLUSTER_NODES` (`host:port,...`: the Redis broker on a Redis Cluster),
  * `BENCH_NATS_URL` (the NATS broker, its prefix made of `BENCH_REDIS_PREFIX`),
  * `BENCH_PUBLISH=http` (messages come over HTTP, `POST /pub/<user id>` or `/pub/all`, from
  * bench/publisher.js: what nchan's publisher is measured with).
@@ -15,6 +16,7 @@ import { requestUser, serve } from './harness.js';
 const transport = process.env.BENCH_TRANSPORT || undefined;
 const platform = process.env.BENCH_PLATFORM || 'express';
 const redisUrl = process.env.BENCH_REDIS_URL || undefined;
+const clusterNodes = process.env.BENCH_REDIS_CLUSTER_NODES?.split(',').filter(Boolean);
 const natsUrl = process.env.BENCH_NATS_URL || undefined;
 const publishOverHttp = process.env.BENCH_PUBLISH === 'http';
 
@@ -25,10 +27,12 @@ async function brokerOption() {
     const prefix = natsPrefix(process.env.BENCH_REDIS_PREFIX ?? 'sse-bench');
     return { broker: new NatsSseBroker({ servers: natsUrl, prefix, storage: 'memory' }) };
   }
-  if (redisUrl === undefined) return {};
+  if (redisUrl === undefined && clusterNodes === undefined) return {};
   const { RedisSseBroker } = await import('nestjs-sse-hub/redis');
+  const where =
+    clusterNodes === undefined ? { url: redisUrl } : { cluster: { nodes: clusterNodes } };
   return {
-    broker: new RedisSseBroker({ url: redisUrl, keyPrefix: process.env.BENCH_REDIS_PREFIX }),
+    broker: new RedisSseBroker({ ...where, keyPrefix: process.env.BENCH_REDIS_PREFIX }),
   };
 }
 
