@@ -153,10 +153,17 @@ describe.skipIf(!binary.available)('the Redis broker when Redis refuses writes',
    * sent, from a resume point before it.
    */
   function silentlyLost(bob: ResumingClient, sent: readonly Sent[]): string[] {
-    return sent
+    const silent = sent
       .filter((message) => !bob.data.includes(message.data))
       .filter((m) => !bob.gaps.some((gap) => gap.at >= m.at && gap.lastEventId < m.id))
       .map((message) => message.data);
+    const received = sent.filter((message) => bob.data.includes(message.data)).length;
+    console.info(
+      `[refusals] sent ${sent.length}, not stored ${sent.filter((m) => !m.stored).length}, ` +
+        `received ${received}, gaps ${bob.gaps.length}, reconnects ${bob.reconnects}, ` +
+        `silent ${silent.length}`,
+    );
+    return silent;
   }
 
   it('out of memory: other instances end their streams, replays read and report the gap', async () => {

@@ -31,8 +31,9 @@ const UNAVAILABLE: SseReplay = { events: [], gap: 'unavailable' };
  *
  * When Redis is out of reach or refuses writes, each instance keeps serving its own
  * connections: a message reaches this instance's connections only, and its receipt says so
- * (`stored: false`, the local `delivered`); the other instances are told, so that their
- * clients replay and get `sse:gap`; presence answers for this instance. The broker
+ * (`stored: false`, the local `delivered`); the other instances are told, before any later
+ * message of the same users reaches them, so that their clients replay and get `sse:gap`;
+ * presence answers for this instance. The broker
  * reconnects by itself and takes up where it was. See docs/scaling.md for the design and
  * its costs.
  *
@@ -40,7 +41,9 @@ const UNAVAILABLE: SseReplay = { events: [], gap: 'unavailable' };
  * events travel by sharded pub/sub, so that a message goes to the one shard of its user;
  * every script touches one slot. A master that fails over costs a reconnect: the sharded
  * subscriptions are made again on the new master, and this instance's clients replay what
- * they missed meanwhile (or are told of a gap).
+ * they missed meanwhile (or are told of a gap); until this instance has looked for what the
+ * old master acknowledged but lost (10 s at most), its sends wait, so that none reaches a
+ * client before the news of such a loss.
  *
  * @example
  * ```ts
@@ -142,11 +145,12 @@ export class RedisSseBroker implements SseBroker {
    * Keeps the message (history on), counts its recipients' connections on the other
    * instances and publishes it to them, in one script; then writes it to this instance's
    * connections. When Redis does not take it, only the latter (`stored: false`, the local
-   * `delivered`), and the ledger tells the other instances and marks it lost.
+   * `delivered`), and the ledger tells the other instances and marks it lost; the messages
+   * after it go to Redis once the others were told (`RedisSseSendOrder`).
    */
   publish(message: SseEnvelope): Promise<SsePublishReceipt> {
     const session = this.requireSession();
-    const remote = session.publisher.publish(message);
+    const remote = session.order.send(message);
     const receipt = this.tail
       .then(() => remote)
       .then((others): SsePublishReceipt => {

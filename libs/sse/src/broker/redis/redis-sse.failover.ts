@@ -1,7 +1,7 @@
 import { ALL_CLUSTER_SCRIPTS } from './redis-sse.cluster-scripts.js';
 import type { RedisSseClient } from './redis-sse.connection.js';
 import { whenReady } from './redis-sse.readiness.js';
-import type { RedisSseRecentWrites } from './redis-sse.recent-writes.js';
+import { CHECK_HOLD_MS, type RedisSseRecentWrites } from './redis-sse.recent-writes.js';
 import { ALL_SCRIPTS } from './redis-sse.scripts.js';
 import type { RedisSseSession } from './redis-sse.session.js';
 import { everySubscriberUp } from './redis-sse.subscriptions.js';
@@ -29,7 +29,9 @@ export function loadScripts(
  * maybe its newest writes (replication is asynchronous).
  *
  * - When a node leaves the cluster, the messages Redis acknowledged last are looked for on
- *   the new masters; what a stream lacks is told as lost (`RedisSseRecentWrites`).
+ *   the new masters; what a stream lacks is told as lost (`RedisSseRecentWrites`). This
+ *   instance's messages wait for that check (10 s at most), so that none reaches a client
+ *   before the news of a loss before it.
  * - Once ioredis has made the subscriptions again on the new master (every subscriber
  *   up), this instance's clients replay what they missed, and the scripts, presence and
  *   lost-event markers are written again (a replica may lack the master's last writes).
@@ -45,6 +47,12 @@ export function followFailovers(
     checking = recent
       .check(session.commands, session.keys, session.ledger)
       .finally(() => (checking = undefined));
+    // What this instance sends next must not overtake the news of what the failover lost;
+    // a check whose commands hang holds sends no longer than its tries would.
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, CHECK_HOLD_MS)));
+    timer?.unref();
+    session.order.holdUntil(Promise.race([checking, bound]).finally(() => clearTimeout(timer)));
   });
   let lost = false;
   session.events.on('-subscriber', () => (lost = true));

@@ -23,6 +23,8 @@ interface Unmarked {
   sure: boolean;
   /** The other instances were told. */
   announced: boolean;
+  /** The news on its way to Redis: what waits for it awaits this. */
+  telling?: Promise<void>;
 }
 
 /**
@@ -32,15 +34,23 @@ interface Unmarked {
  * written (Redis may refuse writes for a while: out of memory, a read-only replica).
  *
  * Losses are told to every instance on the broadcast channel (PUBLISH needs no memory and
- * works on a replica); each instance then ends its streams with a short retry, so that
- * their clients replay and get `sse:gap`. Only sure losses are told at once: a command that
- * timed out may have been run after all, which the marker script checks first.
+ * works on a replica), and on a Redis Cluster on each user's own channel too; each instance
+ * then ends its streams with a short retry, so that their clients replay and get `sse:gap`.
+ * Only sure losses are told at once: a command that timed out may have been run after all,
+ * which the marker script checks first.
+ *
+ * A message sent after a loss must not reach another instance's clients before the news of
+ * it (a client that got the later one resumes after the lost one and is never told): the
+ * broker asks `before` first, which holds the message until the news of every earlier loss
+ * it could overtake is out (see `RedisSseSendOrder`).
  */
 export class RedisSseLedger {
   private readonly unmarked = new Map<Recipient, Unmarked>();
   /** Losses known here (this instance's or told by others): newest seq, until when. */
   private readonly known = new Map<Recipient, { seq: string; until: number }>();
   private flushing: Promise<void> | undefined;
+  /** A write asked for while one was under way: it runs after that one. */
+  private again: Promise<void> | undefined;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -69,10 +79,47 @@ export class RedisSseLedger {
     void this.flush();
   }
 
-  /** Another instance told of its losses. */
-  heard(lost: SseLostEventsSignal): void {
-    if (lost.all !== undefined) this.know(null, lost.all);
-    for (const [userId, seq] of lost.users) this.know(this.bounded(userId), seq);
+  /**
+   * Another instance told of its losses; whether any was news here (the same loss may be
+   * told twice: on a cluster on the user's channel and on the broadcast channel).
+   */
+  heard(lost: SseLostEventsSignal): boolean {
+    let news = lost.all !== undefined && this.know(null, lost.all);
+    for (const [userId, seq] of lost.users) news = this.know(this.bounded(userId), seq) || news;
+    return news;
+  }
+
+  /**
+   * Asked before a message goes to Redis: `undefined` when it may go at once (no loss it
+   * could overtake is untold; with nothing lost, one size check), else whether it may go
+   * once the news is out: true when every earlier loss of its recipients (any loss, for a
+   * broadcast or a topic's message) was told, or found not lost after all; false when the
+   * news could not be sent, and the message should not be either. A timed-out loss waits
+   * for the check of the stream. Without Redis, `undefined`: the message fails at once.
+   */
+  before(message: SseEnvelope): Promise<boolean> | undefined {
+    if (this.unmarked.size === 0 || this.client.status !== 'ready') return undefined;
+    const due: [Recipient, Unmarked][] = [];
+    const untold = (recipient: Recipient): void => {
+      const lost = this.unmarked.get(recipient);
+      if (lost !== undefined && !lost.announced) due.push([recipient, lost]);
+    };
+    if (message.to === null) {
+      for (const [recipient, lost] of this.unmarked)
+        if (!lost.announced) due.push([recipient, lost]);
+    } else {
+      untold(null);
+      for (const userId of message.to) untold(userId);
+    }
+    return due.length === 0 ? undefined : this.tell(due);
+  }
+
+  private async tell(due: readonly [Recipient, Unmarked][]): Promise<boolean> {
+    const now = due.filter(([, lost]) => lost.sure || this.history.size === 0);
+    await Promise.all([this.announce(now), now.length < due.length ? this.flush() : undefined]);
+    return due.every(
+      ([recipient, lost]) => lost.announced || this.unmarked.get(recipient) !== lost,
+    );
   }
 
   /** Newest seq known lost for the user (`null`: for everyone), for a replay. */
@@ -90,8 +137,16 @@ export class RedisSseLedger {
    */
   flush(): Promise<void> {
     if (this.unmarked.size === 0 || this.client.status !== 'ready') return Promise.resolve();
-    this.flushing ??= this.write().finally(() => (this.flushing = undefined));
-    return this.flushing;
+    if (this.flushing === undefined) {
+      this.flushing = this.write().finally(() => (this.flushing = undefined));
+      return this.flushing;
+    }
+    // Losses that came after that write began are in the next one.
+    this.again ??= this.flushing.then(() => {
+      this.again = undefined;
+      return this.flush();
+    });
+    return this.again;
   }
 
   stop(): void {
@@ -128,31 +183,67 @@ export class RedisSseLedger {
       }
       const found: [Recipient, Unmarked][] = [];
       chunk.forEach(([recipient, lost], j) => {
-        if (Array.isArray(marked) && Number(marked[j]) === 1 && !lost.sure) {
-          this.know(recipient, lost.seq);
-          found.push([recipient, lost]);
+        if (lost.sure) return;
+        if (!Array.isArray(marked) || Number(marked[j]) !== 1) {
+          // Redis ran it after all.
+          this.settle(recipient, lost);
+          return;
         }
-        this.settle(recipient, lost);
+        this.know(recipient, lost.seq);
+        lost.sure = true;
+        found.push([recipient, lost]);
       });
       // A timed-out message that Redis never ran is a loss like any other: tell the others.
       await this.announce(found);
+      // Marked and told: done. Marked only: told again on the timer.
+      for (const [recipient, lost] of chunk) if (lost.announced) this.settle(recipient, lost);
     }
   }
 
-  /** Fire and forget: the news needs no memory of Redis, only its pub/sub. */
+  /**
+   * Tells the losses not told yet, once each (what is on its way is awaited, not sent
+   * again). The news needs no memory of Redis, only its pub/sub.
+   */
   private async announce(entries: readonly [Recipient, Unmarked][]): Promise<void> {
-    if (entries.length === 0) return;
+    const waits: Promise<void>[] = [];
+    const fresh: [Recipient, Unmarked][] = [];
+    for (const entry of entries) {
+      const [, lost] = entry;
+      if (lost.telling !== undefined) waits.push(lost.telling);
+      else if (!lost.announced) fresh.push(entry);
+    }
+    if (fresh.length > 0) {
+      const telling = this.send(fresh);
+      for (const [, lost] of fresh) lost.telling = telling;
+      waits.push(telling);
+    }
+    await Promise.all(waits);
+  }
+
+  /**
+   * On every instance's broadcast channel; on a cluster also on each user's channel, which
+   * is ordered with the user's messages (the broadcast channel is on another shard).
+   */
+  private async send(entries: readonly [Recipient, Unmarked][]): Promise<void> {
     let all: string | undefined;
     const users: [string, string][] = [];
     for (const [recipient, lost] of entries) {
       if (recipient === null) all = lost.seq;
       else users.push([recipient, lost.seq]);
     }
+    const sent = [this.publisher.tellAll(encodeLost(this.instanceId, { all, users }))];
+    if (this.keys.cluster) {
+      for (const user of users) {
+        sent.push(this.publisher.tellUser(user[0], encodeLost(this.instanceId, { users: [user] })));
+      }
+    }
     try {
-      await this.publisher.tellAll(encodeLost(this.instanceId, { all, users }));
+      await Promise.all(sent);
       for (const [, lost] of entries) lost.announced = true;
     } catch (error) {
       this.onError('publish', error);
+    } finally {
+      for (const [, lost] of entries) lost.telling = undefined;
     }
   }
 
@@ -161,11 +252,16 @@ export class RedisSseLedger {
     if (this.unmarked.get(recipient) === lost) this.unmarked.delete(recipient);
   }
 
-  private know(recipient: Recipient, seq: string): void {
-    const was = this.known.get(recipient);
+  /** Whether it was news. */
+  private know(recipient: Recipient, seq: string): boolean {
+    const was = this.lostSeq(recipient) === undefined ? undefined : this.known.get(recipient);
     const until = Date.now() + 2 * this.history.ttlMs;
-    if (was === undefined || seq > was.seq) this.known.set(recipient, { seq, until });
-    else was.until = until;
+    if (was === undefined || seq > was.seq) {
+      this.known.set(recipient, { seq, until });
+      return true;
+    }
+    was.until = until;
+    return false;
   }
 
   /** The user, or everyone once too many users are remembered. */

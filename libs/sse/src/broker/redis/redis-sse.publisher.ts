@@ -109,6 +109,14 @@ export class RedisSsePublisher {
       ? this.client.publish(this.keys.broadcastChannel, payload)
       : this.client.spublish(this.keys.broadcastChannel, payload);
   }
+
+  /**
+   * `SPUBLISH` on the user's channel (a Redis Cluster): on the shard of the user's messages,
+   * so that it reaches each instance in order with them.
+   */
+  tellUser(userId: string, payload: string): Promise<unknown> {
+    return this.client.spublish(this.keys.userChannel(userId), payload);
+  }
 }
 
 /**

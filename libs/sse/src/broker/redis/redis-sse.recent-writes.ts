@@ -7,6 +7,8 @@ import type { RedisSseLedger } from './redis-sse.ledger.js';
 // Tries of a check while the cluster settles on its new master.
 const TRIES = 20;
 const RETRY_MS = 500;
+/** How long sends wait for a check at most: its tries' pauses. */
+export const CHECK_HOLD_MS = TRIES * RETRY_MS;
 // How far back a write counts as possibly not yet copied to a replica, and how many are
 // remembered: replication runs milliseconds behind, a failover is noticed within seconds.
 const WINDOW_MS = 10_000;

@@ -13,6 +13,7 @@ import { RedisSseLedger } from './redis-sse.ledger.js';
 import type { RedisSseResolvedOptions } from './redis-sse.options.js';
 import { RedisSsePresence } from './redis-sse.presence.js';
 import { RedisSsePublisher } from './redis-sse.publisher.js';
+import { RedisSseSendOrder } from './redis-sse.send-order.js';
 import { RedisSseSubscriptions } from './redis-sse.subscriptions.js';
 import { RedisSseTopicPresence } from './redis-sse.topic-presence.js';
 import { RedisSseTopics } from './redis-sse.topics.js';
@@ -34,6 +35,8 @@ export interface RedisSseSession {
   readonly presence: RedisSsePresence | RedisSseClusterPresence;
   readonly publisher: RedisSsePublisher;
   readonly ledger: RedisSseLedger;
+  /** When each message goes to Redis: after the news of the losses it could overtake. */
+  readonly order: RedisSseSendOrder;
   readonly history: RedisSseHistory;
   readonly topicPresence: RedisSseTopicPresence;
   readonly topics: RedisSseTopics;
@@ -75,6 +78,7 @@ export function openRedisSseSession(
     presence,
     publisher,
     ledger,
+    order: new RedisSseSendOrder(ledger, publisher),
     history: new RedisSseHistory(commands, keys, history, ledger),
   };
 }

@@ -25,8 +25,9 @@ export function deliverSignal(session: RedisSseSession, channel: string, payload
       return;
     case 'lost':
       // Live events of this instance's clients may be among them: they reconnect and
-      // replay, which reports the gap.
-      session.ledger.heard(signal.lost);
+      // replay, which reports the gap. News told twice (on a cluster: on the user's
+      // channel and on the broadcasts') ends the streams once.
+      if (!session.ledger.heard(signal.lost)) return;
       if (
         signal.lost.all !== undefined ||
         signal.lost.users.some(([u]) => host.localConnections(u) > 0)
