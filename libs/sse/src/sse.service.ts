@@ -45,7 +45,7 @@ export class SseService<Events extends object = SseAnyEvents> {
     @Inject(SseCounters) private readonly counters: SseCounters,
     @Inject(SSE_RESOLVED_OPTIONS) private readonly options: SseResolvedOptions,
   ) {
-    this.events$ = hub.events$.asObservable();
+    this.events$ = hub.lifecycle.events$.asObservable();
   }
 
   /**

@@ -69,6 +69,14 @@ export interface SseBrokerHost {
    * live events (its subscription was down). Returns how many streams it ended.
    */
   reconnectLocal(): number;
+  /**
+   * Events up to `seq` for the user (`null`: for everyone) were lost before they reached
+   * this instance, and no history holds them: each connection here that was open before
+   * `seq` gets `sse:gap` (reason `expired`) at once, wherever it is in its stream, as a
+   * replay could no longer report it. For a broker told of a loss by another instance.
+   * Returns how many connections it told.
+   */
+  gapLocal(userId: string | null, seq: string): number;
 }
 
 /**

@@ -43,6 +43,14 @@ export class SseConnection {
   active = true;
   /** Id of the last event written: the client's resume point. */
   lastId = '';
+  /**
+   * Where the stream began, as a `seq`: its first id, or the uuid v7 it resumed from; empty
+   * when it resumed from an id that does not order (a custom one). Events lost before it
+   * were not this stream's to get.
+   */
+  since = '';
+  /** `lastId` when it was last told of events lost elsewhere (`tellLost`). */
+  private toldLostAt: string | undefined;
   /** The delivery groups it belongs to (its user's, its topics'), left when it closes. */
   readonly groups: SseMembership[] = [];
   readonly sink: SseSink;
@@ -64,11 +72,13 @@ export class SseConnection {
 
   /**
    * Writes the first event (`firstId`, `retry`, empty data) at once, then lets live events
-   * through, or, when `replaying`, holds them until `finishReplay`.
+   * through, or, when `replaying`, holds them until `finishReplay`. `since`: where the
+   * stream begins in `seq` order (`since` above).
    */
-  start(firstId: string, retry: number, replaying: boolean): void {
+  start(firstId: string, retry: number, replaying: boolean, since = ''): void {
     if (this.current !== SseConnectionState.Opening) return;
     this.lastId = firstId;
+    this.since = since;
     this.sink.write(SseFrame.first(firstId, retry));
     if (replaying) {
       this.pending = [];
@@ -76,6 +86,18 @@ export class SseConnection {
     } else {
       this.current = SseConnectionState.Live;
     }
+  }
+
+  /**
+   * Events up to `seq` were lost elsewhere, in no history: writes `sse:gap` (`expired`) now,
+   * wherever the stream is, unless it began after them or was told already and got nothing
+   * since. Says whether it wrote one.
+   */
+  tellLost(seq: string): boolean {
+    if ((this.since !== '' && this.since > seq) || this.toldLostAt === this.lastId) return false;
+    this.toldLostAt = this.lastId;
+    this.gap('expired', this.lastId);
+    return true;
   }
 
   /** Writes `sse:gap` now: events may have been lost since `lastEventId`. */

@@ -6,14 +6,10 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import { Subject } from 'rxjs';
 import { v7 as uuidv7 } from 'uuid';
 import { SseBroker, type SseBrokerHost, type SseEnvelope } from '../broker/sse-broker.interface.js';
-import type {
-  SseConnectionEvent,
-  SseDisconnectReason,
-  SseStats,
-} from '../interfaces/sse-service.interface.js';
+import { isUuidV7 } from '../history/sse-replay.js';
+import type { SseDisconnectReason, SseStats } from '../interfaces/sse-service.interface.js';
 import { SSE_LOGGER_CONTEXT, SSE_RESOLVED_OPTIONS } from '../sse.internal-constants.js';
 import type { SseResolvedOptions } from '../sse.options.js';
 import { eventIdProblem } from '../wire/sse-event-id.js';
@@ -25,6 +21,7 @@ import { SseCounters } from './sse-counters.js';
 import { SseDeadlines } from './sse-deadlines.js';
 import { SseGroups } from './sse-groups.js';
 import { SseHeartbeat } from './sse-heartbeat.js';
+import { SseLifecycle } from './sse-lifecycle.js';
 import { SseRateLimitedLog } from './sse-rate-limited-log.js';
 import { SseTopics } from './sse-topics.js';
 import { isPromiseLike, SseReplayer } from './sse-replayer.js';
@@ -44,7 +41,8 @@ export class SseHub
 {
   readonly instanceId = uuidv7();
   readonly logger = new Logger(SSE_LOGGER_CONTEXT);
-  readonly events$ = new Subject<SseConnectionEvent>();
+  /** Connections opening and closing, as `SseService.events$` gives them. */
+  readonly lifecycle = new SseLifecycle(this.logger);
   readonly history: { readonly size: number; readonly ttlMs: number };
   readonly limits: { readonly maxTopicsPerUser: number };
 
@@ -92,14 +90,14 @@ export class SseHub
     await waitForResponsesToEnd(this.shutdown());
   }
 
-  /** Ends what is left, detaches the broker and completes `events$`. */
+  /** Ends what is left, detaches the broker and completes the lifecycle's events. */
   async onApplicationShutdown(): Promise<void> {
     this.shutdown();
     if (this.attached !== undefined) {
       this.attached = undefined;
       await this.broker.detach();
     }
-    this.events$.complete();
+    this.lifecycle.complete();
   }
 
   /** Whether new streams are refused because the application is shutting down. */
@@ -152,12 +150,9 @@ export class SseHub
     // catches up from its own first id once it can.
     const catchUp = resumeFrom === '' && isPromiseLike(ready);
     const firstId = resumable ? resumeFrom : sseId();
-    connection.start(firstId, this.options.retry, resumable || catchUp);
-    // Neither the log line nor the event is made when nobody would read it.
-    if (Logger.isLevelEnabled('debug')) this.logger.debug(`Connected ${id} of user ${userId}`);
-    if (this.events$.observed) {
-      this.events$.next({ type: 'connect', userId, connectionId: id, at: Date.now() });
-    }
+    const since = !resumable ? firstId : isUuidV7(resumeFrom) ? resumeFrom : '';
+    connection.start(firstId, this.options.retry, resumable || catchUp, since);
+    this.lifecycle.connected(userId, id);
 
     if (resumeFrom !== '' && !resumable) {
       connection.gap('unknown', resumeFrom);
@@ -227,21 +222,11 @@ export class SseHub
     if (group !== undefined) this.topics.join(userId, topic, group.connections);
   }
 
-  /**
-   * A topic event a user who joined the topic missed, to the user's connections here that
-   * do not receive the topic (`SseBrokerHost`): those subscribed to it had it live.
-   */
+  /** A topic event the user, who joined it, missed, to its other tabs (`SseBrokerHost`). */
   deliverMissed(userId: string, message: SseEnvelope): number {
     const group = this.users.get(userId);
     if (group === undefined || message.topic === undefined) return 0;
-    const receiving = this.topics.get(message.topic)?.connections;
-    let frame: SseFrame | undefined;
-    let reached = 0;
-    for (const connection of group.connections) {
-      if (receiving?.has(connection)) continue;
-      connection.push((frame ??= SseFrame.message(message)));
-      reached += 1;
-    }
+    const reached = this.topics.deliverMissed(message, group.connections);
     this.counters.delivered(reached);
     return reached;
   }
@@ -272,6 +257,19 @@ export class SseHub
     return open.length;
   }
 
+  /** Tells the user's (`null`: every) connection here of events lost elsewhere (`SseBrokerHost`). */
+  gapLocal(userId: string | null, seq: string): number {
+    const connections =
+      userId === null ? this.connections : (this.users.get(userId)?.connections ?? []);
+    let told = 0;
+    for (const connection of connections) {
+      if (!connection.tellLost(seq)) continue;
+      this.counters.gap('expired');
+      told++;
+    }
+    return told;
+  }
+
   /** Ends a connection for a reason, once; whatever ends it first wins. */
   close(connection: SseConnection, reason: SseDisconnectReason): void {
     if (!connection.close(reason, this.options.retry)) return;
@@ -289,12 +287,7 @@ export class SseHub
     }
     if (this.users.get(userId) === undefined) this.topics.forgetUser(userId);
     this.broker.disconnected(userId, id, connection.topics);
-    if (Logger.isLevelEnabled('debug')) {
-      this.logger.debug(`Disconnected ${id} of user ${userId}: ${reason}`);
-    }
-    if (this.events$.observed) {
-      this.events$.next({ type: 'disconnect', userId, connectionId: id, reason, at: Date.now() });
-    }
+    this.lifecycle.disconnected(userId, id, reason);
   }
 
   /**

@@ -1,3 +1,5 @@
+import type { SseEnvelope } from '../wire/sse-envelope.js';
+import { SseFrame } from '../wire/sse-frame.js';
 import type { SseConnection, SseMembership } from './sse-connection.js';
 
 /** Why a connection receives a topic's events: bits, as a connection may be in it both ways. */
@@ -98,6 +100,23 @@ export class SseTopics {
     joined.add(topic);
     let group: SseTopicGroup | undefined;
     for (const connection of tabs) (group ??= this.group(topic)).add(connection, MEMBER);
+  }
+
+  /**
+   * Writes a topic event that a user who joined the topic missed to the user's connections
+   * here (`tabs`) that do not receive the topic (those subscribed to it had it live), made
+   * into one frame for all. Returns how many it reached.
+   */
+  deliverMissed(message: SseEnvelope, tabs: Iterable<SseConnection>): number {
+    const receiving = this.groups.get(message.topic!)?.connections;
+    let frame: SseFrame | undefined;
+    let reached = 0;
+    for (const connection of tabs) {
+      if (receiving?.has(connection)) continue;
+      connection.push((frame ??= SseFrame.message(message)));
+      reached += 1;
+    }
+    return reached;
   }
 
   /** The user left `topic`: its connections here stop receiving it, unless subscribed. */

@@ -27,5 +27,6 @@ export function publisherHost(
     localTopicConnections: () => 0,
     localTopics: () => [],
     reconnectLocal: () => 0,
+    gapLocal: () => 0,
   };
 }

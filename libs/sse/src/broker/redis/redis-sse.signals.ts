@@ -24,16 +24,13 @@ export function deliverSignal(session: RedisSseSession, channel: string, payload
       if (userId !== null) session.host.disconnectLocal(userId);
       return;
     case 'lost':
-      // Live events of this instance's clients may be among them: they reconnect and
-      // replay, which reports the gap. News told twice (on a cluster: on the user's
-      // channel and on the broadcasts') ends the streams once.
+      // The lost events reached no connection here and are in no history: this instance's
+      // streams that were open before them are told at once, wherever they are (a later
+      // event from another instance may have reached them first). News told twice (on a
+      // cluster: on the user's channel and on the broadcasts') is told once.
       if (!session.ledger.heard(signal.lost)) return;
-      if (
-        signal.lost.all !== undefined ||
-        signal.lost.users.some(([u]) => host.localConnections(u) > 0)
-      ) {
-        host.reconnectLocal();
-      }
+      if (signal.lost.all !== undefined) host.gapLocal(null, signal.lost.all);
+      for (const [lostUser, seq] of signal.lost.users) host.gapLocal(lostUser, seq);
       return;
     case 'message': {
       const message = decodeEntry(payload, userId === null ? null : [userId], signal.entry);
