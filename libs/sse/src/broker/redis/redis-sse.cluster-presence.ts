@@ -1,5 +1,4 @@
 import type { Cluster } from 'ioredis';
-import type { SseBrokerHost } from '../sse-broker.interface.js';
 import { encodeDisconnect } from '../sse-broker.codec.js';
 import {
   CLUSTER_FORGET,
@@ -8,7 +7,7 @@ import {
   CLUSTER_LIVE_AMONG,
   CLUSTER_REMOTE_CONNECTIONS,
 } from './redis-sse.cluster-scripts.js';
-import type { RedisSseKeys } from './redis-sse.keys.js';
+import { RedisSseUserPresenceWriter } from './redis-sse.presence-writer.js';
 
 // Users of a dead instance cleared per heartbeat and dead instance.
 const CLEAR_PER_BEAT = 1000;
@@ -27,31 +26,9 @@ const CLEAR_PER_BEAT = 1000;
  * - writes and clean-up are one command per slot: counts are absolute, so one that
  *   repeats or comes late does no harm.
  */
-export class RedisSseClusterPresence {
-  private readonly dirty = new Set<string>();
-  private flushQueued = false;
-  private stale = true;
-  private timer: NodeJS.Timeout | undefined;
-  private rewriting: Promise<void> | undefined;
-  private connections = 0;
+export class RedisSseClusterPresence extends RedisSseUserPresenceWriter<Cluster> {
   /** Live instances other than this one, as of the last heartbeat. */
   private live: string[] = [];
-
-  constructor(
-    private readonly client: Cluster,
-    private readonly keys: RedisSseKeys,
-    private readonly host: SseBrokerHost,
-    private readonly ttlMs: number,
-    heartbeatMs: number,
-    private readonly onError: (what: string, error: unknown) => void,
-  ) {
-    this.timer = setInterval(() => void this.beat(), heartbeatMs);
-    this.timer.unref();
-  }
-
-  private get setKeepMs(): number {
-    return this.ttlMs * 3;
-  }
 
   /** The live instances to pass to a count in a user's slot. */
   liveInstances(): readonly string[] {
@@ -86,54 +63,12 @@ export class RedisSseClusterPresence {
     return n;
   }
 
-  touch(userId: string, change: 1 | -1): void {
-    this.connections += change;
-    this.dirty.add(userId);
-    if (this.flushQueued) return;
-    this.flushQueued = true;
-    queueMicrotask(() => this.flush());
-  }
-
-  rewrite(): Promise<void> {
-    this.stale = true;
-    this.rewriting ??= this.rewriteAll().finally(() => (this.rewriting = undefined));
-    return this.rewriting;
-  }
-
-  private async rewriteAll(): Promise<void> {
-    try {
-      await this.heartbeat();
-      await this.clear(false);
-      this.stale = false;
-      this.dirty.clear();
-      const users = [...this.host.localUsers()];
-      this.connections = 0;
-      for (const userId of users) this.connections += this.host.localConnections(userId);
-      await this.write(users);
-    } catch (error) {
-      this.stale = true;
-      this.onError('presence', error);
-    }
-  }
-
-  private flush(): void {
-    this.flushQueued = false;
-    if (this.dirty.size === 0) return;
-    if (this.stale || this.client.status !== 'ready') {
-      this.stale = true;
-      this.dirty.clear();
-      return;
-    }
-    const users = [...this.dirty];
-    this.dirty.clear();
-    this.write(users).catch((error: unknown) => {
-      this.stale = true;
-      this.onError('presence', error);
-    });
+  protected override writeAll(): Promise<void> {
+    return this.write(this.countUsers());
   }
 
   /** One command per user's slot, one for this instance's set, one for the counts. */
-  private async write(users: readonly string[]): Promise<void> {
+  protected override async write(users: readonly string[]): Promise<void> {
     const { client, keys, host } = this;
     const id = host.instanceId;
     const set = keys.instanceUsers(id);
@@ -158,20 +93,20 @@ export class RedisSseClusterPresence {
   }
 
   /** Extends this instance's life, learns the live instances, clears after dead ones. */
-  private async heartbeat(): Promise<boolean> {
+  protected override async heartbeat(): Promise<number> {
     const { client, keys, host } = this;
     const reply = await CLUSTER_HEARTBEAT.run(
       client,
       [keys.instances],
       [host.instanceId, this.ttlMs],
     );
-    if (!Array.isArray(reply)) return false;
+    if (!Array.isArray(reply)) return 0;
     const count = Number(reply[1]);
     const ids = reply.slice(2).map(String);
     this.live = ids.slice(0, count).filter((id) => id !== host.instanceId);
     await client.pexpire(keys.instanceUsers(host.instanceId), this.setKeepMs);
     for (const dead of ids.slice(count)) await this.clearDead(dead);
-    return Number(reply[0]) === 1;
+    return Number(reply[0]);
   }
 
   /** Deletes a dead instance's entries of its users (some each beat), then the instance. */
@@ -186,21 +121,8 @@ export class RedisSseClusterPresence {
     }
   }
 
-  private async beat(): Promise<void> {
-    if (this.client.status !== 'ready' || this.rewriting !== undefined) return;
-    if (this.stale) {
-      await this.rewrite();
-      return;
-    }
-    try {
-      if (await this.heartbeat()) await this.rewrite();
-    } catch (error) {
-      this.onError('heartbeat', error);
-    }
-  }
-
   /** This instance's entries out of every user's hash, its set and counts; `leave`: all. */
-  private async clear(leave: boolean): Promise<void> {
+  protected override async clear(leave: boolean): Promise<void> {
     const { client, keys, host } = this;
     const id = host.instanceId;
     const set = keys.instanceUsers(id);
@@ -244,17 +166,5 @@ export class RedisSseClusterPresence {
       this.onError('query', error);
       return [];
     }
-  }
-
-  async leave(): Promise<void> {
-    this.stop();
-    if (this.client.status !== 'ready') return;
-    await this.clear(true).catch((error: unknown) => this.onError('presence', error));
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    this.dirty.clear();
   }
 }

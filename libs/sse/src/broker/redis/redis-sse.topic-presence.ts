@@ -1,14 +1,9 @@
-import type { SseBrokerHost } from '../sse-broker.interface.js';
-import type { RedisSseClient } from './redis-sse.connection.js';
-import type { RedisSseKeys } from './redis-sse.keys.js';
+import { RedisSsePresenceWriter } from './redis-sse.presence-writer.js';
 import {
   CLEAR_TOPIC_PRESENCE,
   TOPIC_HEARTBEAT,
   WRITE_TOPIC_PRESENCE,
 } from './redis-sse.topic-scripts.js';
-
-// Topics per presence write, when all of them are written again.
-const CHUNK = 1000;
 
 /**
  * This instance's share of topic presence: how many connections here receive each topic,
@@ -20,73 +15,20 @@ const CHUNK = 1000;
  * On a Redis Cluster, where a topic's presence and this instance's topic set are in
  * different slots, the same steps are single-key commands sent together instead of scripts.
  */
-export class RedisSseTopicPresence {
-  private readonly dirty = new Set<string>();
-  private flushQueued = false;
-  private stale = true;
-  private timer: NodeJS.Timeout | undefined;
-  private rewriting: Promise<void> | undefined;
-
-  constructor(
-    private readonly client: RedisSseClient,
-    private readonly keys: RedisSseKeys,
-    private readonly host: SseBrokerHost,
-    private readonly ttlMs: number,
-    heartbeatMs: number,
-    private readonly onError: (what: string, error: unknown) => void,
-  ) {
-    this.timer = setInterval(() => void this.beat(), heartbeatMs);
-    this.timer.unref();
-  }
-
+export class RedisSseTopicPresence extends RedisSsePresenceWriter {
   /** The receiving connections of the topic here may have changed. */
   touch(topic: string): void {
-    this.dirty.add(topic);
-    if (this.flushQueued) return;
-    this.flushQueued = true;
-    queueMicrotask(() => this.flush());
+    this.mark(topic);
   }
 
-  /** Writes the topic presence in full: on every `ready`. */
-  rewrite(): Promise<void> {
-    this.stale = true;
-    this.rewriting ??= this.rewriteAll().finally(() => (this.rewriting = undefined));
-    return this.rewriting;
+  protected override writeAll(): Promise<void> {
+    return this.writeChunks([...this.host.localTopics()]);
   }
 
-  private async rewriteAll(): Promise<void> {
-    try {
-      await this.heartbeat();
-      await this.clear('0');
-      this.stale = false;
-      this.dirty.clear();
-      const topics = [...this.host.localTopics()];
-      for (let i = 0; i < topics.length; i += CHUNK) await this.write(topics.slice(i, i + CHUNK));
-    } catch (error) {
-      this.stale = true;
-      this.onError('presence', error);
-    }
-  }
-
-  private flush(): void {
-    this.flushQueued = false;
-    if (this.dirty.size === 0) return;
-    const topics = [...this.dirty];
-    this.dirty.clear();
-    if (this.stale || this.client.status !== 'ready') {
-      this.stale = true;
-      return;
-    }
-    this.write(topics).catch((error: unknown) => {
-      this.stale = true;
-      this.onError('presence', error);
-    });
-  }
-
-  private write(topics: readonly string[]): Promise<unknown> {
+  protected override write(topics: readonly string[]): Promise<unknown> {
     if (this.keys.cluster) return this.writeApart(topics);
     const keys = [this.keys.instanceTopics(this.host.instanceId)];
-    const args: (string | number)[] = [this.host.instanceId, this.ttlMs * 3];
+    const args: (string | number)[] = [this.host.instanceId, this.setKeepMs];
     for (const topic of topics) {
       keys.push(this.keys.topicPresence(topic));
       args.push(topic, this.host.localTopicConnections(topic));
@@ -94,7 +36,7 @@ export class RedisSseTopicPresence {
     return WRITE_TOPIC_PRESENCE.run(this.client, keys, args);
   }
 
-  private heartbeat(): Promise<unknown> {
+  protected override heartbeat(): Promise<unknown> {
     const { keys, host } = this;
     if (keys.cluster) return this.heartbeatApart();
     return TOPIC_HEARTBEAT.run(
@@ -103,34 +45,21 @@ export class RedisSseTopicPresence {
       [
         host.instanceId,
         this.ttlMs,
-        this.ttlMs * 3,
+        this.setKeepMs,
         ...keys.instanceTopicsParts,
         ...keys.topicPresenceParts,
       ],
     );
   }
 
-  private clear(leave: '0' | '1'): Promise<unknown> {
+  protected override clear(leave: boolean): Promise<unknown> {
     const { keys, host } = this;
-    if (keys.cluster) return this.clearApart(host.instanceId, leave === '1');
+    if (keys.cluster) return this.clearApart(host.instanceId, leave);
     return CLEAR_TOPIC_PRESENCE.run(
       this.client,
       [keys.topicInstances, keys.instanceTopics(host.instanceId)],
-      [host.instanceId, leave, ...keys.topicPresenceParts],
+      [host.instanceId, leave ? '1' : '0', ...keys.topicPresenceParts],
     );
-  }
-
-  private async beat(): Promise<void> {
-    if (this.client.status !== 'ready' || this.rewriting !== undefined) return;
-    if (this.stale) {
-      await this.rewrite();
-      return;
-    }
-    try {
-      if ((await this.heartbeat()) === 1) await this.rewrite();
-    } catch (error) {
-      this.onError('heartbeat', error);
-    }
   }
 
   private async writeApart(topics: readonly string[]): Promise<void> {
@@ -143,7 +72,7 @@ export class RedisSseTopicPresence {
       if (n > 0) writes.push(client.hset(presence, host.instanceId, n), client.sadd(set, topic));
       else writes.push(client.hdel(presence, host.instanceId), client.srem(set, topic));
     }
-    writes.push(client.pexpire(set, this.ttlMs * 3));
+    writes.push(client.pexpire(set, this.setKeepMs));
     await Promise.all(writes);
   }
 
@@ -153,7 +82,7 @@ export class RedisSseTopicPresence {
     const now = Date.now();
     const before = await client.zscore(keys.topicInstances, host.instanceId);
     await client.zadd(keys.topicInstances, now + this.ttlMs, host.instanceId);
-    await client.pexpire(keys.instanceTopics(host.instanceId), this.ttlMs * 3);
+    await client.pexpire(keys.instanceTopics(host.instanceId), this.setKeepMs);
     const dead = await client.zrangebyscore(keys.topicInstances, '-inf', now, 'LIMIT', 0, 8);
     for (const id of dead) await this.clearApart(id, true);
     return before !== null && Number(before) > now ? 0 : 1;
@@ -166,14 +95,5 @@ export class RedisSseTopicPresence {
     await Promise.all(topics.map((topic) => client.hdel(keys.topicPresence(topic), instanceId)));
     await client.del(set);
     if (leave) await client.zrem(keys.topicInstances, instanceId);
-  }
-
-  /** Leaves topic presence (at shutdown), as far as Redis answers. */
-  async leave(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    this.dirty.clear();
-    if (this.client.status !== 'ready') return;
-    await this.clear('1').catch((error: unknown) => this.onError('presence', error));
   }
 }
