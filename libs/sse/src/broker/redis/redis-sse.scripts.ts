@@ -110,6 +110,52 @@ end
 `;
 
 /**
+ * Lua shared by the presence scripts of users and of topics (after `COMMON`): an
+ * instance's set of the users or topics it has connections of, one presence hash each.
+ */
+export const PRESENCE = `
+-- Writes origin's counts: per entry j, KEYS[k + j] its presence hash, ARGV[a + 2j - 1] its
+-- name and ARGV[a + 2j] its count (0: out of the hash and of origin's set).
+local function write_counts(set, k, a, origin)
+  for j = 1, #KEYS - k do
+    local name, n = ARGV[a + 2 * j - 1], tonumber(ARGV[a + 2 * j])
+    if n > 0 then
+      redis.call('HSET', KEYS[k + j], origin, n)
+      redis.call('SADD', set, name)
+    else
+      redis.call('HDEL', KEYS[k + j], origin)
+      redis.call('SREM', set, name)
+    end
+  end
+end
+-- The heartbeat of origin (ARGV[1]) in the instances KEYS[1]: extends its life by ARGV[2]
+-- ms and its set's by ARGV[3], then clears after up to 8 dead instances, 1000 entries each
+-- (ARGV[4], ARGV[5]: the parts of an instance's set key; ARGV[6], ARGV[7]: of an entry's
+-- presence key), calling forget(id) for one cleared in full. 1: origin was given up for dead.
+local function heartbeat(set, forget)
+  local now = now_ms()
+  local origin, ttl = ARGV[1], tonumber(ARGV[2])
+  local before = redis.call('ZSCORE', KEYS[1], origin)
+  redis.call('ZADD', KEYS[1], int(now + ttl), origin)
+  redis.call('PEXPIRE', set, ARGV[3])
+  local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', int(now), 'LIMIT', 0, 8)
+  for i = 1, #dead do
+    local dead_set = ARGV[4] .. dead[i] .. ARGV[5]
+    local names = redis.call('SPOP', dead_set, 1000)
+    for j = 1, #names do
+      redis.call('HDEL', ARGV[6] .. names[j] .. ARGV[7], dead[i])
+    end
+    if redis.call('EXISTS', dead_set) == 0 then
+      redis.call('ZREM', KEYS[1], dead[i])
+      forget(dead[i])
+    end
+  end
+  if before and tonumber(before) > now then return 0 end
+  return 1
+end
+`;
+
+/**
  * A message for some users. KEYS: instances, then per user its stream, dropped marker and
  * presence. ARGV: origin, message head, entry, size, slack, keep ms, then per user its
  * channel. Keeps the entry in each user's stream (trimmed to `size`, the newest dropped seq
@@ -179,19 +225,9 @@ return 1
  * per user its presence hash. ARGV: origin, total, set keep ms, then per user id and count.
  * Counts are absolute, so a write that repeats or comes late does no harm.
  */
-export const WRITE_PRESENCE = new RedisSseScript(`${COMMON}
-local origin = ARGV[1]
-for j = 1, #KEYS - 2 do
-  local user, n = ARGV[2 + 2 * j], tonumber(ARGV[3 + 2 * j])
-  if n > 0 then
-    redis.call('HSET', KEYS[2 + j], origin, n)
-    redis.call('SADD', KEYS[2], user)
-  else
-    redis.call('HDEL', KEYS[2 + j], origin)
-    redis.call('SREM', KEYS[2], user)
-  end
-end
-redis.call('HSET', KEYS[1], origin, ARGV[2])
+export const WRITE_PRESENCE = new RedisSseScript(`${COMMON}${PRESENCE}
+write_counts(KEYS[2], 2, 3, ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return 1
 `);
@@ -207,26 +243,8 @@ return 1
  * Touches keys it was not given: fine on one Redis server, not on Redis Cluster (see
  * docs/scaling.md).
  */
-export const HEARTBEAT = new RedisSseScript(`${COMMON}
-local now = now_ms()
-local origin, ttl = ARGV[1], tonumber(ARGV[2])
-local before = redis.call('ZSCORE', KEYS[1], origin)
-redis.call('ZADD', KEYS[1], int(now + ttl), origin)
-redis.call('PEXPIRE', KEYS[3], ARGV[3])
-local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', int(now), 'LIMIT', 0, 8)
-for i = 1, #dead do
-  local set = ARGV[4] .. dead[i] .. ARGV[5]
-  local users = redis.call('SPOP', set, 1000)
-  for j = 1, #users do
-    redis.call('HDEL', ARGV[6] .. users[j] .. ARGV[7], dead[i])
-  end
-  if redis.call('EXISTS', set) == 0 then
-    redis.call('ZREM', KEYS[1], dead[i])
-    redis.call('HDEL', KEYS[2], dead[i])
-  end
-end
-if before and tonumber(before) > now then return 0 end
-return 1
+export const HEARTBEAT = new RedisSseScript(`${COMMON}${PRESENCE}
+return heartbeat(KEYS[3], function(dead) redis.call('HDEL', KEYS[2], dead) end)
 `);
 
 /**

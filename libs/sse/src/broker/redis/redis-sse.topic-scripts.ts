@@ -1,4 +1,4 @@
-import { COMMON, RedisSseScript } from './redis-sse.scripts.js';
+import { COMMON, PRESENCE, RedisSseScript } from './redis-sse.scripts.js';
 
 /**
  * A join, on the user's side (one slot: `{user}`). KEYS: the user's memberships, their
@@ -59,18 +59,8 @@ return delivered
  * then per topic its presence hash. ARGV: origin, set keep ms, then per topic its name and
  * count. Counts are absolute, as for users.
  */
-export const WRITE_TOPIC_PRESENCE = new RedisSseScript(`
-local origin = ARGV[1]
-for j = 1, #KEYS - 1 do
-  local topic, n = ARGV[1 + 2 * j], tonumber(ARGV[2 + 2 * j])
-  if n > 0 then
-    redis.call('HSET', KEYS[1 + j], origin, n)
-    redis.call('SADD', KEYS[1], topic)
-  else
-    redis.call('HDEL', KEYS[1 + j], origin)
-    redis.call('SREM', KEYS[1], topic)
-  end
-end
+export const WRITE_TOPIC_PRESENCE = new RedisSseScript(`${COMMON}${PRESENCE}
+write_counts(KEYS[1], 1, 2, ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 `);
@@ -82,23 +72,8 @@ return 1
  * instances (1000 topics each per beat). Returns 1 when this instance had been given up
  * for dead. Touches keys it was not given, as HEARTBEAT does.
  */
-export const TOPIC_HEARTBEAT = new RedisSseScript(`${COMMON}
-local now = now_ms()
-local origin, ttl = ARGV[1], tonumber(ARGV[2])
-local before = redis.call('ZSCORE', KEYS[1], origin)
-redis.call('ZADD', KEYS[1], int(now + ttl), origin)
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', int(now), 'LIMIT', 0, 8)
-for i = 1, #dead do
-  local set = ARGV[4] .. dead[i] .. ARGV[5]
-  local topics = redis.call('SPOP', set, 1000)
-  for j = 1, #topics do
-    redis.call('HDEL', ARGV[6] .. topics[j] .. ARGV[7], dead[i])
-  end
-  if redis.call('EXISTS', set) == 0 then redis.call('ZREM', KEYS[1], dead[i]) end
-end
-if before and tonumber(before) > now then return 0 end
-return 1
+export const TOPIC_HEARTBEAT = new RedisSseScript(`${COMMON}${PRESENCE}
+return heartbeat(KEYS[2], function() end)
 `);
 
 /**
