@@ -41,6 +41,16 @@ export interface SseFaultsTarget {
   exactTimers: boolean;
 }
 
+/** What a case of one broker's own gets from the suite: a server and instances it clears up. */
+export interface SseFaultsFixture {
+  /** A new server of the target's, not started, stopped after the case. */
+  serve(): Promise<SseFaultsServer>;
+  /** An application on a broker of the target's on `url`, closed after the case. */
+  instance(url: string): Promise<TestApp>;
+  /** A raw SSE stream of the user's, closed after the case. */
+  connect(app: TestApp, userId: string, lastEventId?: string): Promise<RawSseClient>;
+}
+
 /** Sockets and timers of the process, by kind: what an instance must give back on close. */
 function handles(): { sockets: number; timers: number } {
   const counts: Record<string, number> = {};
@@ -53,14 +63,20 @@ function handles(): { sockets: number; timers: number } {
  * and raw SSE clients: an instance starts without its server and joins once it is up, one
  * cut off delivers locally and says so (`stored: false`), its streams end once it is back
  * so their clients replay what they missed (told of a loss by `sse:gap`), and closing gives
- * back every socket and timer. `RedisSseBroker` and `NatsSseBroker` both run it.
+ * back every socket and timer. `RedisSseBroker` and `NatsSseBroker` both run it; `beyond`
+ * adds the cases of one broker's own, on the same fixture.
  */
-export function describeServerFaults(name: string, target: SseFaultsTarget): void {
+export function describeServerFaults(
+  name: string,
+  target: SseFaultsTarget,
+  beyond?: (fixture: SseFaultsFixture) => void,
+): void {
   describe(`the broker when ${name} fails`, () => {
     const apps: TestApp[] = [];
     const clients: RawSseClient[] = [];
     let dir = '';
-    let server: SseFaultsServer | undefined;
+    /** The case's server, stopped after it. */
+    let current: SseFaultsServer | undefined;
 
     beforeEach(() => {
       dir = mkdtempSync(join(tmpdir(), 'sse-faults-'));
@@ -69,10 +85,15 @@ export function describeServerFaults(name: string, target: SseFaultsTarget): voi
     afterEach(async () => {
       for (const client of clients.splice(0)) client.close();
       await Promise.all(apps.splice(0).map((app) => app.close()));
-      await server?.stop();
-      server = undefined;
+      await current?.stop();
+      current = undefined;
       rmSync(dir, { recursive: true, force: true });
     });
+
+    async function serve(): Promise<SseFaultsServer> {
+      current = await target.server(dir);
+      return current;
+    }
 
     async function instance(url: string): Promise<TestApp> {
       const app = await startApp('express', { broker: target.broker(url), heartbeat: 0 });
@@ -94,7 +115,7 @@ export function describeServerFaults(name: string, target: SseFaultsTarget): voi
       };
 
     it(`starts without ${name}, serves its own connections, and joins the cluster once ${name} is up`, async () => {
-      server = await target.server(dir);
+      const server = await serve();
       const a = await instance(server.url);
       const alice = await connect(a, 'alice');
 
@@ -132,7 +153,7 @@ export function describeServerFaults(name: string, target: SseFaultsTarget): voi
     });
 
     it(`delivers locally while ${name} is away, says so, and tells resuming clients what was lost`, async () => {
-      server = await target.server(dir);
+      const server = await serve();
       await server.start();
       const [a, b] = [await instance(server.url), await instance(server.url)];
       const alice = await connect(a, 'alice');
@@ -202,5 +223,7 @@ export function describeServerFaults(name: string, target: SseFaultsTarget): voi
       expect(after.timers).toBeLessThanOrEqual(before.timers);
       expect(after.timers).toBeGreaterThanOrEqual(target.exactTimers ? before.timers : 0);
     });
+
+    beyond?.({ serve, instance, connect });
   });
 }
