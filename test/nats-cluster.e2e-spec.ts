@@ -7,7 +7,11 @@ import { SseBroker } from 'nestjs-sse-hub';
 import { NatsSseBroker } from 'nestjs-sse-hub/nats';
 import { eventually } from './support/eventually.js';
 import { natsRequirement, TEST_NATS_URL } from './support/requirements.js';
-import { describeSeveralInstances } from './support/sse-instances.test-suite.js';
+import {
+  describeInstancesBehindRelays,
+  describeSeveralInstances,
+  type SseRelayedTarget,
+} from './support/sse-instances.test-suite.js';
 
 const nats = await natsRequirement();
 const server = new URL(TEST_NATS_URL.includes('://') ? TEST_NATS_URL : `nats://${TEST_NATS_URL}`);
@@ -31,7 +35,7 @@ describe.skipIf(!nats.available)('NATS', () => {
     await admin.close();
   });
 
-  describeSeveralInstances('one NATS', {
+  const target: SseRelayedTarget = {
     server: { host: server.hostname, port: Number(server.port || 4222) },
     leavesAtOnce: false,
     group() {
@@ -54,5 +58,7 @@ describe.skipIf(!nats.available)('NATS', () => {
         },
       };
     },
-  });
+  };
+  describeSeveralInstances('one NATS', target);
+  describeInstancesBehindRelays('one NATS', target);
 });

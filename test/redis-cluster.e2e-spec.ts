@@ -5,7 +5,11 @@ import { RedisSseBroker } from 'nestjs-sse-hub/redis';
 import { startApp, type TestApp } from './support/app.js';
 import { eventually } from './support/eventually.js';
 import { redisRequirement, TEST_REDIS_URL } from './support/requirements.js';
-import { describeSeveralInstances } from './support/sse-instances.test-suite.js';
+import {
+  describeInstancesBehindRelays,
+  describeSeveralInstances,
+  type SseRelayedTarget,
+} from './support/sse-instances.test-suite.js';
 
 const redis = await redisRequirement();
 const server = new URL(TEST_REDIS_URL);
@@ -37,7 +41,7 @@ describe.skipIf(!redis.available)('Redis', () => {
     return keyPrefix;
   }
 
-  describeSeveralInstances('one Redis', {
+  const target: SseRelayedTarget = {
     server: { host: server.hostname, port: Number(server.port || 6379) },
     leavesAtOnce: true,
     group() {
@@ -67,7 +71,9 @@ describe.skipIf(!redis.available)('Redis', () => {
           (await admin.hget(presenceOf('bob'), instanceId)) === null,
       };
     },
-  });
+  };
+  describeSeveralInstances('one Redis', target);
+  describeInstancesBehindRelays('one Redis', target);
 
   describe('one Redis, beyond what every broker keeps', () => {
     const apps: TestApp[] = [];

@@ -1,8 +1,7 @@
 import { Cluster, Redis } from 'ioredis';
-import { filter, firstValueFrom } from 'rxjs';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SSE_CLOSE_EVENT, SSE_GAP_EVENT, type SseSendResult } from 'nestjs-sse-hub';
+import { SSE_GAP_EVENT } from 'nestjs-sse-hub';
 import { RedisSseBroker, type RedisSseBrokerOptions } from 'nestjs-sse-hub/redis';
 import { openStream, startApp, type TestApp } from './support/app.js';
 import { DemoServer } from './support/demo-server.js';
@@ -10,6 +9,7 @@ import { eventually } from './support/eventually.js';
 import { TestRedisCluster } from './support/redis-cluster.js';
 import { redisServerBinaryRequirement } from './support/requirements.js';
 import { describeSseBroker } from './support/sse-broker.test-suite.js';
+import { describeSeveralInstances } from './support/sse-instances.test-suite.js';
 import { RawSseClient, received } from './support/sse-client.js';
 
 const binary = redisServerBinaryRequirement();
@@ -33,11 +33,39 @@ describe.skipIf(!binary.available)('RedisSseBroker on a Redis Cluster', () => {
   });
 
   const freshPrefix = () => `sse-sharded:${uuidv7()}:`;
-  const ids = (client: RawSseClient) => received(client).map((event) => event.id);
 
   describeSseBroker('RedisSseBroker on a Redis Cluster', {
     create: () =>
       new RedisSseBroker({ cluster: { nodes: redisCluster.seeds }, keyPrefix: freshPrefix() }),
+  });
+
+  // Each group's key prefix, for the presence the instances write.
+  let groupPrefix = '';
+  describeSeveralInstances('a Redis Cluster', {
+    leavesAtOnce: true,
+    group() {
+      const keyPrefix = (groupPrefix = freshPrefix());
+      return {
+        broker: () => new RedisSseBroker({ cluster: { nodes: redisCluster.seeds }, keyPrefix }),
+        // A connection counts on the other instances once its instance has written it to
+        // the user's slot.
+        async settled(userId, apps) {
+          const admin = new Cluster(redisCluster.seeds);
+          try {
+            const key = `${groupPrefix}u:{${userId}}:p`;
+            const written = async (app: TestApp) =>
+              Number(await admin.hget(key, app.sse.stats().instanceId)) ===
+              app.hub.localConnections(userId);
+            await eventually(
+              async () => (await Promise.all(apps.map(written))).every(Boolean),
+              `the presence of ${userId}`,
+            );
+          } finally {
+            admin.disconnect();
+          }
+        },
+      };
+    },
   });
 
   /** Instances on the cluster that share a key prefix no other test uses. */
@@ -70,14 +98,6 @@ describe.skipIf(!binary.available)('RedisSseBroker on a Redis Cluster', () => {
     return client;
   }
 
-  async function drop(app: TestApp, client: RawSseClient, userId: string): Promise<void> {
-    const gone = firstValueFrom(
-      app.sse.events$.pipe(filter((e) => e.type === 'disconnect' && e.userId === userId)),
-    );
-    client.close();
-    await gone;
-  }
-
   /** Shard channels the master at `port` holds subscriptions of. */
   async function shardChannels(port: number): Promise<string[]> {
     const node = new Redis({ port, host: '127.0.0.1' });
@@ -87,37 +107,6 @@ describe.skipIf(!binary.available)('RedisSseBroker on a Redis Cluster', () => {
       node.disconnect();
     }
   }
-
-  it('acts as one across two instances: send, broadcast, presence, delivered, disconnect', async () => {
-    const [a, b] = await instances(2);
-    const alice = [await connect(a, [b], 'alice'), await connect(b, [a], 'alice')];
-    const bob = await connect(b, [a], 'bob');
-
-    const sent: SseSendResult[] = [];
-    for (let i = 0; i < 5; i++) sent.push(await a.sse.send('alice', `m${i}`));
-    expect(sent.map((s) => s.delivered)).toEqual([2, 2, 2, 2, 2]);
-    expect(sent.every((s) => s.stored)).toBe(true);
-    const both = await b.sse.sendToUsers(['alice', 'bob'], 'both');
-    expect(both.delivered).toBe(3);
-    const news = await a.sse.broadcast('news');
-    expect(news.delivered).toBe(3);
-    for (const tab of alice) {
-      await tab.waitFor((t) => ids(t).includes(news.id));
-      expect(ids(tab)).toEqual([...sent.map((s) => s.id), both.id, news.id]);
-    }
-    await bob.waitFor((t) => ids(t).includes(news.id));
-    expect(ids(bob)).toEqual([both.id, news.id]);
-
-    expect(await a.sse.isOnline('bob')).toBe(true);
-    expect(await a.sse.isOnline('nobody')).toBe(false);
-    expect((await a.sse.onlineUsers()).sort()).toEqual(['alice', 'bob']);
-
-    expect(await a.sse.disconnect('bob')).toBe(true);
-    await bob.waitForEnd();
-    expect(received(bob).at(-1)?.event).toBe(SSE_CLOSE_EVENT);
-    await eventually(async () => !(await a.sse.isOnline('bob')), 'bob is offline');
-    expect((await b.sse.send('bob', 'late')).delivered).toBe(0);
-  });
 
   it('subscribes a user’s channel on the one shard of the user’s slot', async () => {
     const [a] = await instances(1);
@@ -133,25 +122,6 @@ describe.skipIf(!binary.available)('RedisSseBroker on a Redis Cluster', () => {
       if ((await shardChannels(port)).includes(channel!)) holders.push(port);
     }
     expect(holders).toEqual([await redisCluster.masterOf(`{${user}}`)]);
-  });
-
-  it('replays on another instance what was missed on the first', async () => {
-    const [a, b] = await instances(2);
-    const first = await connect(a, [b], 'carol');
-    const from = first.events[0].id!;
-    await drop(a, first, 'carol');
-    const missed = [
-      await b.sse.send('carol', 'one'),
-      await a.sse.broadcast('all'),
-      await a.sse.send('carol', 'two', { id: 'custom-2' }),
-    ];
-    expect(missed[0].delivered).toBe(0);
-    const back = await connect(b, [], 'carol', from);
-    await back.waitFor((t) => received(t).length >= 3);
-    const live = await a.sse.send('carol', 'live');
-    await back.waitFor((t) => ids(t).includes(live.id));
-    expect(ids(back)).toEqual([missed[0].id, missed[1].id, 'custom-2', live.id]);
-    expect(received(back).some((e) => e.event === SSE_GAP_EVENT)).toBe(false);
   });
 
   it('runs the demo on the cluster from REDIS_CLUSTER_NODES, two instances as one', async () => {

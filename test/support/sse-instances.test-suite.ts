@@ -39,13 +39,78 @@ export interface SseInstancesGroup {
 export interface SseInstancesTarget {
   /** A new group of instances; called once per test. */
   group(): SseInstancesGroup;
-  /** The server the brokers reach, as `host:port`, for a relay to it. */
-  server: { host: string; port: number };
+  /**
+   * The one server the brokers reach, for a relay to it (an instance that reaches it late,
+   * one that is cut off). Absent where a relay cannot stand between an instance and its
+   * servers (a Redis Cluster: clients learn every node's own address); the cases that need
+   * one are then not part of the suite.
+   */
+  server?: { host: string; port: number };
   /**
    * Whether an instance that shuts down cleanly is out of presence the moment its
    * `close()` resolves (else once the others hear of it).
    */
   leavesAtOnce: boolean;
+}
+
+/** A target whose instances can be put behind a relay to their one server. */
+export type SseRelayedTarget = SseInstancesTarget & {
+  server: NonNullable<SseInstancesTarget['server']>;
+};
+
+/** The instances of one test and their clean-up, for the suites below. */
+function useInstances(target: SseInstancesTarget) {
+  let group: SseInstancesGroup | undefined;
+  const apps: TestApp[] = [];
+  const clients: RawSseClient[] = [];
+  const relays: TcpRelay[] = [];
+
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.close();
+    await Promise.all(apps.splice(0).map((app) => app.close()));
+    await Promise.all(relays.splice(0).map((relay) => relay.cut()));
+  });
+
+  /** Instances of a new group. */
+  async function cluster(count: number, options: SseModuleOptions = {}): Promise<TestApp[]> {
+    group = target.group();
+    const started: TestApp[] = [];
+    for (let i = 0; i < count; i++) started.push(await join(group.broker(), options));
+    return started;
+  }
+
+  /** One more instance of the current group. */
+  async function join(broker: SseBroker, options: SseModuleOptions = {}): Promise<TestApp> {
+    const app = await startApp('express', { broker, heartbeat: 0, ...options });
+    apps.push(app);
+    return app;
+  }
+
+  async function connect(app: TestApp, userId: string, lastEventId?: string) {
+    const client = await openStream(app, userId, lastEventId);
+    clients.push(client);
+    await current().settled(userId, apps);
+    return client;
+  }
+
+  async function drop(app: TestApp, client: RawSseClient, userId: string): Promise<void> {
+    const gone = firstValueFrom(
+      app.sse.events$.pipe(filter((e) => e.type === 'disconnect' && e.userId === userId)),
+    );
+    client.close();
+    await gone;
+    await current().settled(userId, apps);
+  }
+
+  const ids = (client: RawSseClient) => received(client).map((event) => event.id);
+
+  /** The group of the test's instances. */
+  function current(): SseInstancesGroup {
+    if (group === undefined) throw new Error('no instances started yet: call cluster() first');
+    return group;
+  }
+
+  return { apps, clients, relays, cluster, join, connect, drop, ids, current };
 }
 
 /**
@@ -57,49 +122,7 @@ export interface SseInstancesTarget {
  */
 export function describeSeveralInstances(name: string, target: SseInstancesTarget): void {
   describe(`several instances on ${name}`, () => {
-    let group: SseInstancesGroup;
-    const apps: TestApp[] = [];
-    const clients: RawSseClient[] = [];
-    const relays: TcpRelay[] = [];
-
-    afterEach(async () => {
-      for (const client of clients.splice(0)) client.close();
-      await Promise.all(apps.splice(0).map((app) => app.close()));
-      await Promise.all(relays.splice(0).map((relay) => relay.cut()));
-    });
-
-    /** Instances of a new group. */
-    async function cluster(count: number, options: SseModuleOptions = {}): Promise<TestApp[]> {
-      group = target.group();
-      const started: TestApp[] = [];
-      for (let i = 0; i < count; i++) started.push(await join(group.broker(), options));
-      return started;
-    }
-
-    /** One more instance of the current group. */
-    async function join(broker: SseBroker, options: SseModuleOptions = {}): Promise<TestApp> {
-      const app = await startApp('express', { broker, heartbeat: 0, ...options });
-      apps.push(app);
-      return app;
-    }
-
-    async function connect(app: TestApp, userId: string, lastEventId?: string) {
-      const client = await openStream(app, userId, lastEventId);
-      clients.push(client);
-      await group.settled(userId, apps);
-      return client;
-    }
-
-    async function drop(app: TestApp, client: RawSseClient, userId: string): Promise<void> {
-      const gone = firstValueFrom(
-        app.sse.events$.pipe(filter((e) => e.type === 'disconnect' && e.userId === userId)),
-      );
-      client.close();
-      await gone;
-      await group.settled(userId, apps);
-    }
-
-    const ids = (client: RawSseClient) => received(client).map((event) => event.id);
+    const { apps, cluster, connect, drop, ids, current } = useInstances(target);
 
     it('delivers a message sent on one instance to every tab on every instance, once, in order', async () => {
       const [a, b, c] = await cluster(3);
@@ -212,7 +235,7 @@ export function describeSeveralInstances(name: string, target: SseInstancesTarge
       const first = open(a);
       first.addEventListener('message', record);
       await eventually(async () => a.hub.localConnections('alice') === 1, 'alice is on a');
-      await group.settled('alice', apps);
+      await current().settled('alice', apps);
       const before = await b.sse.send('alice', 'before');
       await eventually(async () => got.length === 1, 'the first message');
       const gone = firstValueFrom(a.sse.events$.pipe(filter((e) => e.type === 'disconnect')));
@@ -253,43 +276,6 @@ export function describeSeveralInstances(name: string, target: SseInstancesTarge
       const last = await a.sse.send('alice', 'last');
       await back.waitFor((t) => ids(t).includes(last.id));
       expect(ids(back)).toEqual([...sent, last.id]);
-    });
-
-    it('misses nothing sent on another instance at the instant a user first connects here', async () => {
-      // History big enough to hold all that is sent during the window.
-      const history = { size: 10_000 };
-      const [a] = await cluster(1, { history });
-      // b reaches the server 30 ms late, its subscriptions too: a wide window in which a
-      // sends to a user whose first connection on b is open but not yet subscribed.
-      const slow = await TcpRelay.start(target.server.host, target.server.port, 30);
-      relays.push(slow);
-      const b = await join(group.broker({ via: slow.address }), { history });
-      for (let round = 0; round < 4; round++) {
-        const userId = `fresh-${round}`;
-        const sent: SseSendResult[] = [];
-        let sending = true;
-        const sender = (async () => {
-          while (sending && sent.length < 5000) sent.push(await a.sse.send(userId, sent.length));
-        })();
-        await eventually(async () => sent.length >= 10, 'sending has started');
-        // The user's first connection on b: b subscribes to the user's events meanwhile.
-        const client = await openStream(b, userId);
-        clients.push(client);
-        const firstId = client.events[0].id!;
-        const atConnect = sent.length;
-        await eventually(async () => sent.length >= atConnect + 50, 'more was sent');
-        sending = false;
-        await sender;
-        const due = sent.filter((message) => message.id > firstId).map((message) => message.id);
-        const last = sent.at(-1)!.id;
-        await client.waitFor((c) => ids(c).includes(last), 10_000, 'the last message');
-        const got = ids(client);
-        expect(received(client).some((event) => event.event === SSE_GAP_EVENT)).toBe(false);
-        // Everything sent after the first event arrived; in order and once each.
-        expect(due.filter((id) => !got.includes(id))).toEqual([]);
-        expect(got).toEqual([...new Set(got)].sort());
-        client.close();
-      }
     });
 
     it('sends sse:gap on another instance when more was missed than is kept', async () => {
@@ -336,34 +322,6 @@ export function describeSeveralInstances(name: string, target: SseInstancesTarge
       expect(await b.sse.onlineUsers()).toEqual([]);
     });
 
-    it('drops an instance that dies without cleaning up out of presence within presenceTtlMs', async () => {
-      const presence = { presenceTtlMs: 1500, presenceHeartbeatMs: 300 };
-      const [a] = await cluster(1);
-      const relay = await TcpRelay.start(target.server.host, target.server.port);
-      relays.push(relay);
-      const doomed = await join(group.broker({ via: relay.address, presence }));
-      const doomedId = doomed.sse.stats().instanceId;
-      await connect(doomed, 'bob');
-      await connect(a, 'alice');
-      expect(await a.sse.isOnline('bob')).toBe(true);
-      expect((await a.sse.send('bob', 'hi')).delivered).toBe(1);
-      expect((await a.sse.broadcast('all')).delivered).toBe(2);
-
-      await relay.cut();
-      await eventually(async () => !(await a.sse.isOnline('bob')), 'bob drops out');
-      expect(await a.sse.onlineUsers()).toEqual(['alice']);
-      expect((await a.sse.send('bob', 'hi')).delivered).toBe(0);
-      expect((await a.sse.broadcast('all')).delivered).toBe(1);
-      // The survivors clear what the dead instance left.
-      if (group.deadCleared !== undefined) {
-        const cleared = group.deadCleared;
-        await eventually(() => cleared(doomedId), 'the dead instance is cleared');
-      }
-      // The cut-off instance still serves its own connection.
-      expect(await doomed.sse.isOnline('bob')).toBe(true);
-      expect((await doomed.sse.send('bob', 'local')).delivered).toBe(1);
-    });
-
     it('keeps data intact across instances: strings, lines, JSON, names, odd user ids', async () => {
       const [a, b] = await cluster(2);
       const user = 'team.a:b c*>';
@@ -379,6 +337,82 @@ export function describeSeveralInstances(name: string, target: SseInstancesTarge
       ]);
       expect(received(client)[0].event).toBe('multi');
       expect(await a.sse.onlineUsers()).toEqual([user]);
+    });
+  });
+}
+
+/**
+ * The cases of `describeSeveralInstances` that put a relay between an instance and the
+ * server: an instance that reaches it late, one that is cut off without cleaning up.
+ */
+export function describeInstancesBehindRelays(name: string, target: SseRelayedTarget): void {
+  describe(`instances on ${name} behind a relay`, () => {
+    const { clients, relays, cluster, join, connect, ids, current } = useInstances(target);
+    const { server } = target;
+
+    it('misses nothing sent on another instance at the instant a user first connects here', async () => {
+      // History big enough to hold all that is sent during the window.
+      const history = { size: 10_000 };
+      const [a] = await cluster(1, { history });
+      // b reaches the server 30 ms late, its subscriptions too: a wide window in which a
+      // sends to a user whose first connection on b is open but not yet subscribed.
+      const slow = await TcpRelay.start(server.host, server.port, 30);
+      relays.push(slow);
+      const b = await join(current().broker({ via: slow.address }), { history });
+      for (let round = 0; round < 4; round++) {
+        const userId = `fresh-${round}`;
+        const sent: SseSendResult[] = [];
+        let sending = true;
+        const sender = (async () => {
+          while (sending && sent.length < 5000) sent.push(await a.sse.send(userId, sent.length));
+        })();
+        await eventually(async () => sent.length >= 10, 'sending has started');
+        // The user's first connection on b: b subscribes to the user's events meanwhile.
+        const client = await openStream(b, userId);
+        clients.push(client);
+        const firstId = client.events[0].id!;
+        const atConnect = sent.length;
+        await eventually(async () => sent.length >= atConnect + 50, 'more was sent');
+        sending = false;
+        await sender;
+        const due = sent.filter((message) => message.id > firstId).map((message) => message.id);
+        const last = sent.at(-1)!.id;
+        await client.waitFor((c) => ids(c).includes(last), 10_000, 'the last message');
+        const got = ids(client);
+        expect(received(client).some((event) => event.event === SSE_GAP_EVENT)).toBe(false);
+        // Everything sent after the first event arrived; in order and once each.
+        expect(due.filter((id) => !got.includes(id))).toEqual([]);
+        expect(got).toEqual([...new Set(got)].sort());
+        client.close();
+      }
+    });
+
+    it('drops an instance that dies without cleaning up out of presence within presenceTtlMs', async () => {
+      const presence = { presenceTtlMs: 1500, presenceHeartbeatMs: 300 };
+      const [a] = await cluster(1);
+      const relay = await TcpRelay.start(server.host, server.port);
+      relays.push(relay);
+      const doomed = await join(current().broker({ via: relay.address, presence }));
+      const doomedId = doomed.sse.stats().instanceId;
+      await connect(doomed, 'bob');
+      await connect(a, 'alice');
+      expect(await a.sse.isOnline('bob')).toBe(true);
+      expect((await a.sse.send('bob', 'hi')).delivered).toBe(1);
+      expect((await a.sse.broadcast('all')).delivered).toBe(2);
+
+      await relay.cut();
+      await eventually(async () => !(await a.sse.isOnline('bob')), 'bob drops out');
+      expect(await a.sse.onlineUsers()).toEqual(['alice']);
+      expect((await a.sse.send('bob', 'hi')).delivered).toBe(0);
+      expect((await a.sse.broadcast('all')).delivered).toBe(1);
+      // The survivors clear what the dead instance left.
+      const cleared = current().deadCleared;
+      if (cleared !== undefined) {
+        await eventually(() => cleared(doomedId), 'the dead instance is cleared');
+      }
+      // The cut-off instance still serves its own connection.
+      expect(await doomed.sse.isOnline('bob')).toBe(true);
+      expect((await doomed.sse.send('bob', 'local')).delivered).toBe(1);
     });
   });
 }
