@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SSE_GAP_EVENT } from 'nestjs-sse-hub';
-import { RedisSseBroker } from 'nestjs-sse-hub/redis';
 import { openStream, startApp, type TestApp } from './support/app.js';
 import { eventually } from './support/eventually.js';
 import { OwnRedis } from './support/own-redis.js';
@@ -98,14 +97,10 @@ describe.skipIf(!binary.available)('the Redis broker when Redis refuses writes',
   });
 
   async function instance(url: string): Promise<TestApp> {
-    const broker = new RedisSseBroker({
-      url,
-      keyPrefix: 'refusals:',
-      presenceTtlMs: 3000,
-      presenceHeartbeatMs: 500,
-      commandTimeoutMs: 1000,
+    const app = await startApp('express', {
+      broker: redis!.broker('refusals:', url),
+      heartbeat: 0,
     });
-    const app = await startApp('express', { broker, heartbeat: 0 });
     apps.push(app);
     return app;
   }
