@@ -32,8 +32,8 @@ const UNAVAILABLE: SseReplay = { events: [], gap: 'unavailable' };
  * When Redis is out of reach or refuses writes, each instance keeps serving its own
  * connections: a message reaches this instance's connections only, and its receipt says so
  * (`stored: false`, the local `delivered`); the other instances are told, before any later
- * message of the same users reaches them, so that their clients replay and get `sse:gap`;
- * presence answers for this instance. The broker
+ * message of the same users from this instance reaches them, and write `sse:gap` on their
+ * clients' open streams; presence answers for this instance. The broker
  * reconnects by itself and takes up where it was. See docs/scaling.md for the design and
  * its costs.
  *

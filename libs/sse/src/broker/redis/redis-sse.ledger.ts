@@ -35,7 +35,8 @@ interface Unmarked {
  *
  * Losses are told to every instance on the broadcast channel (PUBLISH needs no memory and
  * works on a replica), and on a Redis Cluster on each user's own channel too; each instance
- * then ends its streams with a short retry, so that their clients replay and get `sse:gap`.
+ * then writes `sse:gap` on its open streams that began before the loss
+ * (`SseBrokerHost.gapLocal`), and remembers the loss so that replays report it.
  * Only sure losses are told at once: a command that timed out may have been run after all,
  * which the marker script checks first.
  *
