@@ -33,7 +33,7 @@ describe('events lost before they reached this instance', () => {
   it('tell the streams open before the loss, past it or not, and no other', async () => {
     app = await startApp('express', { heartbeat: 0 });
     const before = await connect('alice');
-    const custom = await app.sse.send('alice', 'with an id of its own', { id: 'order-1' });
+    await app.sse.send('alice', 'with an id of its own', { id: 'order-1' });
     await before.waitFor((c) => received(c).length >= 1);
     const resumedFromCustom = await connect('alice', 'order-1');
     const bob = await connect('bob');
@@ -52,7 +52,6 @@ describe('events lost before they reached this instance', () => {
       reason: 'expired',
       lastEventId: later.id,
     });
-    expect(custom.id).toBe('order-1');
 
     // Everyone's loss reaches bob too, and still not the stream opened after it; alice's
     // streams were told already and got nothing since: not told again.
